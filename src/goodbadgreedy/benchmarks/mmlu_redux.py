@@ -1,0 +1,642 @@
+"""MMLU-Redux: 57 MMLU subjects x 100 questions, re-annotated for errors (Gema et al. 2024).
+
+Source: aryopg/mmlu-redux @ 4563cfa7, ``mmlu_redux/`` (CC-BY-4.0; Gema et al., "Are We Done with
+MMLU?", arXiv:2406.04127). One CSV per subject (``mmlu_<subject>.csv``) with columns
+``question``, ``choices`` (a Python-literal list in a string), ``answer`` (0-based index of the
+original MMLU answer), ``error_type`` (the annotators' label), ``source``, ``correct_answer``
+(for ``wrong_groundtruth`` rows: the corrected answer, as a 0-based index in most files and as a
+letter in a few; elsewhere free-text notes) and ``potential_reason``.
+
+Quirks of the raw files handled here (each raises :class:`~goodbadgreedy.errors.DataError` naming
+file and row when it cannot be handled):
+
+* the delimiter is ``,`` or ``;`` (chosen by which one splits the header into the expected
+  columns), column order differs (columns are mapped by header name), some headers carry extra
+  unnamed, empty columns;
+* one file is not UTF-8 (``mmlu_moral_scenarios.csv``, a Mac Roman byte ``0xD5`` = ``’``): the
+  encoding is detected (:func:`decode_bytes`), logged as a warning and kept in the payload;
+* ``error_type`` labels vary in case, spacing and spelling; they are mapped to :data:`ERROR_TYPES`;
+* two questions contain U+0085 (a cp1252 ellipsis decoded as Latin-1), replaced by ``…``; one
+  holds a stray U+FEFF, removed; Windows line ends inside fields become ``\\n``.
+
+Option ``wrong_groundtruth`` (what to do with the rows annotated ``wrong_groundtruth``):
+
+* ``"corrected"`` (default): the gold answer is the annotators' ``correct_answer`` where they gave
+  one, else the original MMLU answer (5 such rows);
+* ``"original"``: keep the original MMLU answer everywhere (plain MMLU on these questions);
+* ``"drop"``: leave those rows out (item ids of the other rows do not change).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import logging
+import re
+import string
+import unicodedata
+from pathlib import Path
+from typing import Any, Sequence
+
+import polars as pl
+
+from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.base import Judgement, Prompt
+from goodbadgreedy.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+NAME = "mmlu_redux"
+
+#: The 57 MMLU subjects (Hendrycks et al. 2021), one CSV each.
+SUBJECTS: tuple[str, ...] = (
+    "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge",
+    "college_biology", "college_chemistry", "college_computer_science", "college_mathematics",
+    "college_medicine", "college_physics", "computer_security", "conceptual_physics",
+    "econometrics", "electrical_engineering", "elementary_mathematics", "formal_logic",
+    "global_facts", "high_school_biology", "high_school_chemistry",
+    "high_school_computer_science", "high_school_european_history", "high_school_geography",
+    "high_school_government_and_politics", "high_school_macroeconomics",
+    "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
+    "high_school_psychology", "high_school_statistics", "high_school_us_history",
+    "high_school_world_history", "human_aging", "human_sexuality", "international_law",
+    "jurisprudence", "logical_fallacies", "machine_learning", "management", "marketing",
+    "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
+    "philosophy", "prehistory", "professional_accounting", "professional_law",
+    "professional_medicine", "professional_psychology", "public_relations", "security_studies",
+    "sociology", "us_foreign_policy", "virology", "world_religions",
+)  # fmt: skip
+RAW_FILES: tuple[str, ...] = tuple(f"mmlu_{s}.csv" for s in SUBJECTS)
+
+#: ``wrong_groundtruth``: ``"corrected"``, ``"original"`` or ``"drop"`` (see the module doc).
+DEFAULT_OPTIONS: dict[str, Any] = {"wrong_groundtruth": "corrected"}
+WRONG_GROUNDTRUTH_MODES = ("corrected", "original", "drop")
+
+#: The normalized ``error_type`` vocabulary (``unlabelled``: the annotators left it empty).
+ERROR_TYPES: tuple[str, ...] = (
+    "ok",
+    "wrong_groundtruth",
+    "no_correct_answer",
+    "multiple_correct_answers",
+    "bad_question_clarity",
+    "bad_options_clarity",
+    "expert",
+    "unlabelled",
+)
+
+#: Columns every file must have (others are ignored).
+REQUIRED_COLUMNS = ("question", "choices", "answer", "error_type", "correct_answer")
+
+#: Single-byte encodings tried, in order, when a file is not UTF-8.
+FALLBACK_ENCODINGS = ("cp1252", "mac_roman")
+
+INSTRUCTION = "Answer with the letter of the correct option ({letters})."
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the raw files
+
+
+def _plausibility(text: str) -> int:
+    """Score how English-like the non-ASCII characters of ``text`` are (higher is better).
+
+    Typographic punctuation (quotes, dashes, ellipsis) scores 2, lowercase accented letters 1, an
+    uppercase accented letter right after a lowercase ASCII letter -1 (the typical mojibake, e.g.
+    ``sisterÕs``), control and unassigned characters -2.
+    """
+    score = 0
+    for i, ch in enumerate(text):
+        if ord(ch) < 128:
+            continue
+        cat = unicodedata.category(ch)
+        if "\u2010" <= ch <= "\u2027" or ch in "«»":
+            score += 2
+        elif cat == "Ll":
+            score += 1
+        elif cat == "Lu" and i > 0 and text[i - 1].isascii() and text[i - 1].islower():
+            score -= 1
+        elif cat in ("Cc", "Cn", "Co"):
+            score -= 2
+    return score
+
+
+def decode_bytes(raw: bytes, *, where: str) -> tuple[str, str]:
+    """Decode a raw CSV file: UTF-8 (with or without BOM), else the likeliest single-byte code.
+
+    A non-UTF-8 file is decoded with each of :data:`FALLBACK_ENCODINGS` and the decoding whose
+    non-ASCII characters look most like English text wins (:func:`_plausibility`; ties go to
+    the earlier encoding). The choice is logged as a warning naming the file.
+
+    Args:
+        raw: the file's bytes.
+        where: the file name, for messages.
+
+    Returns:
+        (text, encoding name).
+
+    Raises:
+        goodbadgreedy.errors.DataError: no candidate encoding decodes the bytes.
+    """
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    best: tuple[int, str, str] | None = None
+    for enc in FALLBACK_ENCODINGS:
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        score = _plausibility(text)
+        if best is None or score > best[0]:
+            best = (score, enc, text)
+    if best is None:
+        raise DataError(
+            f"{where}: not UTF-8 (first bad byte at offset {first_bad}) nor {FALLBACK_ENCODINGS}"
+        )
+    n_high = sum(b >= 0x80 for b in raw)
+    log.warning(
+        "%s is not UTF-8 (first bad byte at offset %d); decoded as %s (%d non-ASCII byte(s))",
+        where, first_bad, best[1], n_high,
+    )  # fmt: skip
+    return best[2], best[1]
+
+
+def _records(text: str, delimiter: str) -> list[list[str]]:
+    # newline="" keeps quoted line breaks intact and splits records only on \r, \n, \r\n (not on
+    # U+0085 or U+2028, which occur inside fields).
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def read_table(text: str, *, where: str) -> tuple[list[str], list[list[str]]]:
+    """Parse one MMLU-Redux CSV, detecting its delimiter.
+
+    The delimiter is whichever of ``,`` and ``;`` splits the header line into a set of names
+    holding all of :data:`REQUIRED_COLUMNS`.
+
+    Args:
+        text: the decoded file.
+        where: the file name, for messages.
+
+    Returns:
+        (header with names stripped and lower-cased, data records as lists of cells).
+
+    Raises:
+        goodbadgreedy.errors.DataError: no (or both) delimiters give the required columns, a
+            column name repeats, a record has a different number of cells than the header, or an
+            unnamed column holds a value (file and row named).
+    """
+    first_line = text.split("\n", 1)[0]
+    fits = []
+    for d in (",", ";"):
+        head = next(csv.reader([first_line], delimiter=d), [])
+        names = {h.strip().lower() for h in head}
+        if all(c in names for c in REQUIRED_COLUMNS):
+            fits.append(d)
+    if len(fits) != 1:
+        raise DataError(
+            f"{where}: cannot tell the delimiter; the header {first_line.strip()[:120]!r} must "
+            f"hold {list(REQUIRED_COLUMNS)} when split by exactly one of ',' ';'"
+        )
+    records = _records(text, fits[0])
+    header = [h.strip().lower() for h in records[0]]
+    named = [h for h in header if h]
+    if len(named) != len(set(named)):
+        raise DataError(f"{where}: repeated column name in header {header}")
+    body = records[1:]
+    while body and not any(c.strip() for c in body[-1]):
+        body.pop()  # trailing blank lines
+    for r, rec in enumerate(body):
+        if len(rec) != len(header):
+            raise DataError(
+                f"{where}: data row {r} has {len(rec)} cells, the header has {len(header)}"
+            )
+        for h, cell in zip(header, rec):
+            if not h and cell.strip():
+                raise DataError(
+                    f"{where}: data row {r} has a value in an unnamed column: {cell[:60]!r}"
+                )
+    return header, body
+
+
+_ERROR_TYPE_ALIASES = {
+    "": "unlabelled",
+    "ok": "ok",
+    "wrong_groundtruth": "wrong_groundtruth",
+    "wrong_ground_truth": "wrong_groundtruth",
+    "no_correct_answer": "no_correct_answer",
+    "multiple_correct_answers": "multiple_correct_answers",
+    "multiple_correct_answer": "multiple_correct_answers",
+    "bad_question_clarity": "bad_question_clarity",
+    "bad_options_clarity": "bad_options_clarity",
+    "bad_option_clarity": "bad_options_clarity",
+    "expert": "expert",
+}
+
+
+def normalize_error_type(label: str, *, where: str = "?") -> str:
+    """Map a raw ``error_type`` label to :data:`ERROR_TYPES`.
+
+    Case, surrounding space and the separators space/hyphen/underscore are ignored
+    (``"Wrong Groundtruth"``, ``"wrong_groundtruth "`` -> ``"wrong_groundtruth"``); an empty label
+    is ``"unlabelled"``.
+
+    Args:
+        label: the raw label.
+        where: file and row, for the error message.
+
+    Raises:
+        goodbadgreedy.errors.DataError: the label is not a known spelling (the message names it
+            and ``where``).
+    """
+    key = re.sub(r"[\s_\-]+", "_", label.strip().lower()).strip("_")
+    try:
+        return _ERROR_TYPE_ALIASES[key]
+    except KeyError:
+        raise DataError(
+            f"{where}: unknown error_type label {label!r}; known: {ERROR_TYPES}"
+        ) from None
+
+
+def parse_choices(cell: str, *, where: str = "?") -> list[str]:
+    """Parse the ``choices`` cell, a Python-literal list of strings (``"['a', 'b']"``).
+
+    Raises:
+        goodbadgreedy.errors.DataError: the cell is not a literal list/tuple of at least two
+            strings or numbers (``where`` named).
+    """
+    try:
+        value = ast.literal_eval(cell.strip())
+    except (ValueError, SyntaxError) as exc:
+        raise DataError(
+            f"{where}: choices is not a Python literal list ({exc}): {cell[:80]!r}"
+        ) from None
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        raise DataError(f"{where}: choices must be a list of at least 2 options: {cell[:80]!r}")
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            raise DataError(f"{where}: choice {v!r} is not text")
+        out.append(_clean(str(v)))
+    return out
+
+
+def parse_correct_answer(cell: str, choices: Sequence[str], *, where: str = "?") -> str | None:
+    """Parse a ``wrong_groundtruth`` row's ``correct_answer`` into a letter.
+
+    The raw data holds a 0-based index (``"2"``) in most files and a letter (``"C"``) in
+    ``college_chemistry``, ``virology`` and one ``global_facts`` row; the full text of one option
+    is accepted too. An empty cell means the annotators gave no correction.
+
+    Args:
+        cell: the raw cell.
+        choices: the item's options.
+        where: file and row, for the error message.
+
+    Returns:
+        The letter, or ``None`` for an empty cell.
+
+    Raises:
+        goodbadgreedy.errors.DataError: the cell is neither empty, an index or letter in range,
+            nor the text of exactly one option.
+    """
+    s = cell.strip()
+    if not s:
+        return None
+    letters = string.ascii_uppercase[: len(choices)]
+    if s.isdigit() and int(s) < len(choices):
+        return letters[int(s)]
+    if len(s) == 1 and s.upper() in letters:
+        return s.upper()
+    hits = [i for i, c in enumerate(choices) if c.strip() == s]
+    if len(hits) == 1:
+        return letters[hits[0]]
+    raise DataError(
+        f"{where}: correct_answer {cell[:60]!r} of a wrong_groundtruth row is not an index, "
+        f"a letter in {letters} or an option's text"
+    )
+
+
+def _clean(text: str) -> str:
+    """Normalize line ends, drop stray BOMs, repair the U+0085 mojibake (a cp1252 ellipsis)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    return text.replace("\x85", "…")
+
+
+def _options(options: dict[str, Any] | None) -> dict[str, Any]:
+    opts = base.merge_options(NAME, DEFAULT_OPTIONS, options)
+    if opts["wrong_groundtruth"] not in WRONG_GROUNDTRUTH_MODES:
+        raise ConfigError(
+            f"benchmark {NAME!r}: option 'wrong_groundtruth' must be one of "
+            f"{WRONG_GROUNDTRUTH_MODES}, got {opts['wrong_groundtruth']!r}"
+        )
+    return opts
+
+
+def load(raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
+    """Load all 57 MMLU-Redux subject files into one benchmark table.
+
+    Args:
+        raw_dir: folder holding :data:`RAW_FILES` (``data/raw/mmlu_redux``).
+        options: ``wrong_groundtruth`` (``corrected``/``original``/``drop``, see the module doc).
+
+    Returns:
+        ``tables.BENCHMARK_SCHEMA`` rows, subjects in :data:`SUBJECTS` order, rows in file order:
+        ``item_id`` ``mmlu_redux/{subject}/{row:03d}`` (0-based data row), ``category`` the
+        subject, ``choices`` the options, ``answer`` a letter; ``payload`` holds ``error_type``
+        (normalized), ``original_answer`` (letter), ``corrected_answer`` (letter or null),
+        ``answer_source`` (``original``/``corrected``), ``file``, ``row`` and ``encoding``.
+
+    Raises:
+        goodbadgreedy.errors.DataError: a file is missing or malformed (see :func:`read_table`,
+            :func:`normalize_error_type`, :func:`parse_choices`, :func:`parse_correct_answer`), a
+            question is empty, or ``answer`` is not an index into the choices (file and row named).
+        goodbadgreedy.errors.ConfigError: bad options.
+    """
+    opts = _options(options)
+    mode = opts["wrong_groundtruth"]
+    rows: list[dict[str, Any]] = []
+    uncorrected: list[str] = []  # wrong_groundtruth rows without a correct_answer
+    same: list[str] = []  # wrong_groundtruth rows whose correct_answer is the original answer
+    for subject, fname in zip(SUBJECTS, RAW_FILES):
+        path = base.require_file(Path(raw_dir) / fname)
+        text, encoding = decode_bytes(path.read_bytes(), where=fname)
+        header, body = read_table(text, where=fname)
+        col = {h: i for i, h in enumerate(header) if h}
+        for r, rec in enumerate(body):
+            where = f"{fname} data row {r}"
+            question = _clean(rec[col["question"]]).strip()
+            if not question:
+                raise DataError(f"{where}: empty question")
+            choices = parse_choices(rec[col["choices"]], where=where)
+            letters = string.ascii_uppercase[: len(choices)]
+            raw_answer = rec[col["answer"]].strip()
+            if not raw_answer.isdigit() or int(raw_answer) >= len(choices):
+                raise DataError(
+                    f"{where}: answer {raw_answer!r} is not a 0-based index into "
+                    f"{len(choices)} choices"
+                )
+            original = letters[int(raw_answer)]
+            error_type = normalize_error_type(rec[col["error_type"]], where=where)
+            corrected = None
+            if error_type == "wrong_groundtruth":
+                if mode == "drop":
+                    continue
+                corrected = parse_correct_answer(rec[col["correct_answer"]], choices, where=where)
+                if corrected is None:
+                    uncorrected.append(where)
+                elif corrected == original:
+                    same.append(where)
+            use_corrected = mode == "corrected" and corrected is not None
+            rows.append(
+                {
+                    "item_id": f"{NAME}/{subject}/{r:03d}",
+                    "benchmark": NAME,
+                    "category": subject,
+                    "question": question,
+                    "choices": choices,
+                    "answer": corrected if use_corrected else original,
+                    "payload": base.dump_payload(
+                        {
+                            "error_type": error_type,
+                            "original_answer": original,
+                            "corrected_answer": corrected,
+                            "answer_source": "corrected" if use_corrected else "original",
+                            "file": fname,
+                            "row": r,
+                            "encoding": encoding,
+                        }
+                    ),
+                }
+            )
+    if uncorrected and mode == "corrected":
+        log.warning(
+            "%d wrong_groundtruth row(s) give no correct_answer; they keep the original answer: %s",
+            len(uncorrected), "; ".join(uncorrected),
+        )  # fmt: skip
+    if same:
+        log.warning(
+            "%d wrong_groundtruth row(s) give the original answer as correct_answer: %s",
+            len(same), "; ".join(same),
+        )  # fmt: skip
+    return base.benchmark_frame(rows, name=NAME)
+
+
+# --------------------------------------------------------------------------------------------
+# Prompt
+
+
+def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
+    """Build the zero-shot prompt of one item.
+
+    One user message: a line naming the subject, the question, the lettered options
+    (``"A. ..."``), and :data:`INSTRUCTION`.
+
+    Args:
+        item: one benchmark-table row (``question``, ``choices``, ``category``).
+        options: benchmark options (validated; the prompt uses none).
+
+    Returns:
+        The prompt (no assistant prefix, no stop sequences: the answer is extracted from the
+        whole response).
+
+    Raises:
+        goodbadgreedy.errors.DataError: the item has fewer than two choices (item_id named).
+        goodbadgreedy.errors.ConfigError: bad options.
+    """
+    _options(options)
+    choices = list(item["choices"] or [])
+    if len(choices) < 2:
+        raise DataError(f"item {item.get('item_id')!r}: needs at least 2 choices")
+    letters = string.ascii_uppercase[: len(choices)]
+    subject = str(item.get("category") or "").replace("_", " ")
+    lines = [f"The following is a multiple choice question about {subject}.", ""]
+    lines += [item["question"], ""]
+    lines += [f"{letter}. {choice}" for letter, choice in zip(letters, choices)]
+    listed = ", ".join(letters[:-1]) + f" or {letters[-1]}"
+    lines += ["", INSTRUCTION.format(letters=listed)]
+    return Prompt(messages=({"role": "user", "content": "\n".join(lines)},))
+
+
+# --------------------------------------------------------------------------------------------
+# Letter extraction
+
+# Words that may follow a letter answer ("A is correct"); any other lowercase word after an
+# unbracketed "A" makes it the article ("A good answer is C").
+_AFTER_LETTER_WORDS = frozenset(
+    "is was would will should seems seem appears looks because since as and or but only must "
+    "can could best fits matches answers correctly here then so for with being remains".split()
+)
+_WORD_AFTER = re.compile(r"\s+([a-z][a-z'’-]*)")
+_END_AFTER = re.compile(r"\s*(?:$|[.,;:!?\n])")
+
+# An explicit answer phrase, then the letter (optionally "option"/"choice"/"letter" and brackets).
+_PHRASE = re.compile(
+    r"(?:\b(?:correct|right|best|final)\s+(?:answer|option|choice)|\banswer)"
+    r"(?:\s+(?:is|would\s+be|should\s+be|must\s+be|will\s+be))?"
+    r"\s*[:=\-]?\s*(?:(?:option|choice|letter)\s*)?"
+    r"(?P<open>[(\[]?)\s*(?P<letter>[A-Za-z])\s*(?P<close>[)\]]?)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+# The text after an answer phrase, up to the end of the line (for option-text matching).
+_PHRASE_REST = re.compile(
+    r"(?:\b(?:correct|right|best|final)\s+(?:answer|option|choice)|\banswer)"
+    r"\s*(?:is|would\s+be|:)\s*:?\s*(?P<rest>[^\n]+)",
+    re.IGNORECASE,
+)
+# A letter opening the response: "B", "B.", "(B)", "B) ...", "B: ...", "B\n...".
+_LEADING = re.compile(r"^[\s(\[]*(?P<letter>[A-Za-z])(?:[)\].:,]|\s*$|\s*\n)")
+# A bracketed letter or "Option B"/"choice B" anywhere.
+_DECORATED = re.compile(
+    r"\((?P<a>[A-Z])\)|\[(?P<b>[A-Z])\]|\b(?:option|choice)\s+\(?(?P<c>[A-Z])\b\)?", re.IGNORECASE
+)
+# A standalone capital letter.
+_BARE = re.compile(r"(?<![A-Za-z0-9'’])(?P<letter>[A-Z])(?![A-Za-z0-9'’])")
+# LaTeX wrappers: \boxed{B}, \text{B}, \textbf{B}, \mathrm{B} -> (B).
+_LATEX = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf)\{\s*([^{}]*?)\s*\}")
+
+
+def _is_article(text: str, letter: str, end: int) -> bool:
+    """True if an unbracketed "A" ending at ``end`` reads as the article ("A good answer")."""
+    if letter != "A":
+        return False
+    m = _WORD_AFTER.match(text, end)
+    return m is not None and m.group(1) not in _AFTER_LETTER_WORDS
+
+
+def _norm_text(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip().strip("\"'“”‘’").rstrip(".").strip().lower()
+
+
+def _match_choice(candidate: str, choices: Sequence[str], letters: str) -> str | None:
+    cand = _norm_text(candidate)
+    if not cand:
+        return None
+    hits = [i for i, c in enumerate(choices) if _norm_text(c) == cand]
+    return letters[hits[0]] if len(hits) == 1 else None
+
+
+def _extract_letter(
+    text: str, n_choices: int, choices: Sequence[str] | None
+) -> tuple[str | None, str]:
+    letters = string.ascii_uppercase[:n_choices]
+    t = _LATEX.sub(r"(\1)", text)
+    t = t.replace("*", "").replace("`", "").replace("__", "")
+
+    # 1. explicit answer phrase ("The answer is (B)", "Answer: b", "the correct option is C")
+    for m in _PHRASE.finditer(t):
+        letter = m.group("letter")
+        bracketed = bool(m.group("open") or m.group("close"))
+        if letter.upper() not in letters:
+            continue
+        if letter.islower():
+            if bracketed or _END_AFTER.match(t, m.end()):
+                return letter.upper(), "answer_phrase"
+            continue
+        if not bracketed and _is_article(t, letter, m.end("letter")):
+            continue
+        return letter, "answer_phrase"
+
+    # 2. the response opens with a letter ("B", "B.", "(B) ...", "c)")
+    m = _LEADING.match(t)
+    if m and m.group("letter").upper() in letters:
+        return m.group("letter").upper(), "leading_letter"
+
+    # 3. the response (or what follows an answer phrase) is exactly one option's text
+    if choices:
+        candidates = [t] + [m.group("rest") for m in _PHRASE_REST.finditer(t)]
+        for cand in candidates:
+            hit = _match_choice(cand, choices, letters)
+            if hit is not None:
+                return hit, "option_text"
+
+    # 4. bracketed letters / "Option B" anywhere, if they name a single option
+    found = set()
+    for m in _DECORATED.finditer(t):
+        if m.group("a") or m.group("b"):
+            letter = m.group("a") or m.group("b")
+        else:
+            letter = m.group("c")
+            if letter.islower():
+                continue
+        if letter in letters:
+            found.add(letter)
+    if len(found) == 1:
+        return found.pop(), "decorated_letter"
+    if len(found) > 1:
+        return None, f"ambiguous: {''.join(sorted(found))}"
+
+    # 5. standalone capital letters, if they name a single option (the article "A" excluded)
+    found = set()
+    for m in _BARE.finditer(t):
+        letter = m.group("letter")
+        if letter in letters and not _is_article(t, letter, m.end()):
+            found.add(letter)
+    if len(found) == 1:
+        return found.pop(), "bare_letter"
+    if len(found) > 1:
+        return None, f"ambiguous: {''.join(sorted(found))}"
+    return None, "no option letter in response"
+
+
+def extract_letter(
+    text: str, n_choices: int = 4, choices: Sequence[str] | None = None
+) -> str | None:
+    """Extract the chosen option letter from a multiple-choice response.
+
+    Rules, first hit wins:
+
+    1. an explicit answer phrase: ``"Answer: B"``, ``"The answer is (B)"``, ``"the correct answer
+       is B: ..."``, ``"The correct option is C"``, ``"answer: b"`` (a lowercase letter only
+       when bracketed or followed by punctuation/end, so ``"the answer is a tricky one"`` is no
+       answer); the first such phrase counts;
+    2. the response opens with a letter: ``"B"``, ``"B."``, ``"(B)"``, ``"B) ..."``, ``"**B**"``;
+    3. the response, or the text after an answer phrase, equals exactly one option's text
+       (case and surrounding quotes/space/final period ignored; needs ``choices``);
+    4. bracketed letters (``"(B)"``, ``"[B]"``) or ``"Option B"`` anywhere, if they name one
+       option;
+    5. standalone capital letters, if they name one option.
+
+    Markdown emphasis, backticks and ``\\boxed{}``/``\\text{}`` are removed first. An
+    unbracketed ``"A"`` followed by a lowercase word reads as the article ("A good answer is C"
+    -> C), unless the word is one that follows an answer letter ("A is correct" -> A).
+
+    Args:
+        text: the response.
+        n_choices: number of options (letters ``A``.. up to it).
+        choices: the option texts, for rule 3 (optional).
+
+    Returns:
+        The upper-case letter, or ``None`` (no letter, or several different ones in rules 4-5).
+    """
+    return _extract_letter(text, n_choices, choices)[0]
+
+
+def judge(item: dict[str, Any], response: str) -> Judgement:
+    """Check one response against the item's gold letter."""
+    choices = list(item["choices"] or [])
+    gold = item["answer"]
+    extracted, how = _extract_letter(response, len(choices), choices)
+    return base.verdict_for(extracted, gold, extracted == gold, how)
+
+
+def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any]) -> pl.DataFrame:
+    """Score MMLU-Redux responses.
+
+    Args:
+        items: the MMLU-Redux benchmark table.
+        generations: a generation table (``tables.GENERATION_SCHEMA``).
+        options: benchmark options (validated).
+
+    Returns:
+        ``tables.CHECK_SCHEMA`` rows, one per generation row in the same order: ``extracted`` the
+        letter (null if none), ``gold`` the item's letter, ``score`` 1.0/0.0, ``verdict``
+        ``correct``/``wrong``/``no_answer``, ``detail`` the rule that fired.
+
+    Raises:
+        goodbadgreedy.errors.DataError: a generation refers to an unknown item_id (named), or a
+            required column is missing.
+    """
+    _options(options)
+    return base.check_each(items, generations, judge, name=NAME)
