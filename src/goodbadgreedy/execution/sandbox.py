@@ -1,0 +1,429 @@
+"""Run untrusted, model-written Python programs in a sandbox and judge them.
+
+Design: one long-lived *fork server* per worker slot (``_server.py``, run as a script under the
+system interpreter ``/usr/bin/python3 -S -s -B -P`` with a fixed environment). For every program
+the server forks a fresh child that applies the limits below and runs the program with ``exec``;
+a fork costs about a millisecond, a fresh interpreter tens of milliseconds.
+
+What is enforced, and how (as root; the project's machines and CI run as root):
+
+=====================  ==========================================================================
+Threat                 Mechanism
+=====================  ==========================================================================
+CPU (the verdict)      ``RLIMIT_CPU`` = ceil(timeout_s) soft (SIGXCPU), +1 s hard (SIGKILL); a
+                       program that finished but used more than ``timeout_s`` CPU s is a timeout.
+sleeping programs      wall-clock ceiling 2*timeout_s + 1 s; extended while the program still
+                       gets >= 20 % of a core (busy machine), up to 10*timeout_s + 10 s.
+memory                 ``RLIMIT_AS`` = memory_mb (MemoryError -> ``oom``).
+processes / threads    the child drops to a dedicated uid (one per worker slot, 64000..64063,
+                       checked absent from /etc/passwd, locked with flock) where
+                       ``RLIMIT_NPROC`` = 1 is enforced: no fork, no threads.
+stray processes        after each program: SIGKILL to the process group, then ``kill(-1)``
+                       from a helper running as the slot uid (reaches setsid() grandchildren,
+                       never another slot's or anybody else's processes); the server is a
+                       child subreaper and reaps them; ``PR_SET_PDEATHSIG`` on server and child.
+filesystem             the child chroots (before dropping root) into a minimal tree built in
+                       the server's private mount namespace: read-only bind mounts of /usr and
+                       /etc (plus the /bin, /lib* links), a /dev with null, zero, full, random,
+                       urandom only, a /proc mounted with hidepid=2 (only its own process is
+                       visible), private tmpfs /tmp and /dev/shm (256 MiB each, wiped after each
+                       program) and an empty 0700 cwd /sandbox. /work, /root, /home, the
+                       parent's cwd etc. do not exist for the program. ``RLIMIT_FSIZE`` = 16 MiB
+                       per file. (If the chroot cannot be built: host files keep their
+                       permissions, and /tmp, /var/tmp, /dev/shm, /run/lock are private tmpfs.)
+output                 stdout+stderr go to one capture file capped by ``RLIMIT_FSIZE``
+                       (SIGXFSZ -> ``killed``); only its last 2000 chars are read back.
+network                private network namespace (``unshare(CLONE_NEWNET)``): no interface up.
+IPC                    private IPC namespace.
+privileges             no supplementary groups, ``PR_SET_NO_NEW_PRIVS`` (setuid binaries do not
+                       elevate), all capabilities gone with the uid change.
+environment            scrubbed: PATH, HOME, TMPDIR, LANG only (hash seed fixed at 0); other
+                       processes are invisible in /proc (hidepid=2, and another uid anyway).
+stdin / core dumps     stdin is /dev/null; ``RLIMIT_CORE`` = 0.
+fake passes            pass = the harness wrote ``P`` + a 128-bit nonce on a private pipe after
+                       the program's code returned normally, and the child exited 0. The nonce
+                       is created by the server after the fork, so it is not in the program's
+                       memory image; stdout, exit codes, ``SystemExit`` and patched builtins
+                       cannot produce it.
+=====================  ==========================================================================
+
+Not root: programs keep the caller's uid (``RLIMIT_NPROC`` then counts all of that user's
+processes), there are no namespaces (network reachable, shared /tmp) and cleanup kills the
+process group and the server's descendants only. :func:`enforcement` says which mode is active;
+a ``RuntimeWarning`` is issued once when running unprivileged.
+
+Known limits (a program that deliberately attacks the harness rather than the tests): the
+harness shares the program's process, so code that reads fd 3 and writes fd 4 itself, jumps
+over lines with ``sys.settrace``, or returns objects whose ``__eq__`` is always true can still
+fake a pass. Memory is per process (no cgroup), CPU time is whole seconds at the kernel level.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import pwd
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goodbadgreedy.errors import GoodBadGreedyError
+
+#: Verdict statuses, in no particular order.
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "oom", "killed")
+#: Interpreters tried for the fork server; must be readable by an unprivileged uid.
+SANDBOX_PYTHONS: tuple[str, ...] = ("/usr/bin/python3",)
+#: Dedicated uids, one per worker slot; must be absent from /etc/passwd.
+UID_BASE, UID_COUNT = 64000, 64
+LOCK_DIR = "/run/lock"
+NPROC = 1  # processes+threads the program's uid may have: the program itself only
+FSIZE_MB = 16  # largest file (and captured output) a program may write
+TMPFS_MB = 256  # per tmpfs (the program's /tmp and /dev/shm), per slot
+DETAIL_MAX = 2000
+
+_SERVER = Path(__file__).with_name("_server.py")
+_warned_unprivileged = False
+
+
+class SandboxError(GoodBadGreedyError):
+    """The sandbox itself failed (no usable interpreter, a server died); not the program."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The sandbox's judgement of one program.
+
+    Attributes:
+        status: ``passed`` (the code ran to the end, so every test in ``check`` succeeded),
+            ``failed`` (AssertionError), ``error`` (any other exception, ``SystemExit``, an early
+            exit or a syntax error), ``timeout`` (CPU limit, or the wall-clock ceiling for a
+            sleeping program), ``oom`` (MemoryError under the address-space limit) or ``killed``
+            (ended by a signal: SIGXFSZ for output/file size, SIGSEGV, ...).
+        detail: exception type and message, then the tail of the captured stdout+stderr;
+            at most 2000 characters, empty for a pass.
+        cpu_s: CPU seconds (user+system) the program's process used.
+        wall_s: wall-clock seconds from fork to exit.
+        returncode: exit status, or minus the signal number.
+    """
+
+    status: str
+    detail: str = ""
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    returncode: int | None = None
+
+
+def _privileged() -> bool:
+    return os.geteuid() == 0
+
+
+def _find_python() -> str:
+    for path in SANDBOX_PYTHONS:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    found = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if found:
+        return found
+    raise SandboxError(
+        f"no system Python for the sandbox: tried {list(SANDBOX_PYTHONS)} and python3 on "
+        "/usr/local/bin:/usr/bin:/bin; it must be readable by an unprivileged user"
+    )
+
+
+def _acquire_uid(taken: set[int]) -> tuple[int, int]:
+    """Reserve a free sandbox uid: not in /etc/passwd, not locked by another run."""
+    os.makedirs(LOCK_DIR, exist_ok=True)
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+        if uid in taken:
+            continue
+        try:
+            pwd.getpwuid(uid)
+            continue  # a real account: never ours
+        except KeyError:
+            pass
+        fd = os.open(f"{LOCK_DIR}/goodbadgreedy-sandbox-{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return uid, fd
+    raise SandboxError(
+        f"no free sandbox uid in {UID_BASE}..{UID_BASE + UID_COUNT - 1} (all locked by other "
+        f"runs or present in /etc/passwd); lock files are in {LOCK_DIR}"
+    )
+
+
+class _Server:
+    """One fork server (a worker slot) and its protocol."""
+
+    def __init__(self, python: str, uid: int | None, lock_fd: int | None):
+        """Start the server; owns ``lock_fd`` (closed by :meth:`close`, also on failure)."""
+        self.uid, self.lock_fd, self.python = uid, lock_fd, python
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr = tempfile.TemporaryFile()
+        cfg = {"uid": uid, "parent_pid": os.getpid(), "tmpfs_mb": TMPFS_MB}
+        try:
+            self.proc = subprocess.Popen(
+                [python, "-S", "-s", "-B", "-P", str(_SERVER), json.dumps(cfg)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.stderr,
+                # the whole environment: nothing of the caller's leaks; a fixed hash seed makes
+                # set/dict-of-str order, hence verdicts, reproducible across runs
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
+                cwd="/",
+                start_new_session=True,
+                close_fds=True,
+            )
+            hello = self._recv()
+            if "fatal" in hello:
+                raise SandboxError(f"{hello['fatal']}; {self._err()}")
+        except BaseException:
+            self.close(kill=True)
+            raise
+        self.enforced: dict[str, str] = hello["enforced"]
+        self.python_version: str = hello["python"]
+
+    def _recv(self) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdout is not None
+        head = self.proc.stdout.read(4)
+        if len(head) < 4:
+            status = self.proc.poll()
+            raise SandboxError(f"sandbox server died (exit status {status}): {self._err()}")
+        size = struct.unpack(">I", head)[0]
+        body = self.proc.stdout.read(size)
+        try:
+            if len(body) < size:
+                raise ValueError("truncated message")
+            return json.loads(body)
+        except ValueError as e:
+            raise SandboxError(f"sandbox server sent a bad message ({e}): {self._err()}") from e
+
+    def _err(self) -> str:
+        try:
+            self.stderr.seek(0)
+            return self.stderr.read()[-1000:].decode("utf-8", "replace").strip() or "no stderr"
+        except (OSError, ValueError):
+            return "no stderr"
+
+    def send(self, request: dict[str, Any]) -> None:
+        data = json.dumps(request).encode()
+        assert self.proc is not None and self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(struct.pack(">I", len(data)) + data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise SandboxError(f"sandbox server died: {e}; {self._err()}") from e
+
+    def receive(self) -> dict[str, Any]:
+        return self._recv()
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the server (EOF on its stdin, or SIGKILL) and release its uid lock."""
+        proc = self.proc
+        if proc is not None:
+            if kill:
+                proc.kill()  # its current child dies with it (PR_SET_PDEATHSIG)
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        self.stderr.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def _start_servers(n: int) -> list[_Server]:
+    global _warned_unprivileged
+    python = _find_python()
+    privileged = _privileged()
+    if not privileged and not _warned_unprivileged:
+        _warned_unprivileged = True
+        warnings.warn(
+            "goodbadgreedy.execution: not running as root, so programs keep your uid and there "
+            "is no network/filesystem isolation; see goodbadgreedy.execution.enforcement()",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    servers: list[_Server] = []
+    taken: set[int] = set()
+    try:
+        for _ in range(n):
+            uid = fd = None
+            if privileged:
+                uid, fd = _acquire_uid(taken)
+                taken.add(uid)
+            servers.append(_Server(python, uid, fd))  # owns fd from here, even on failure
+    except BaseException:
+        for s in servers:
+            s.close()
+        raise
+    return servers
+
+
+def enforcement() -> dict[str, str]:
+    """Start one sandbox server and report what it enforces on this machine.
+
+    Returns:
+        Mapping of aspect (``network``, ``ipc``, ``scratch``, ``filesystem``, ``user``,
+        ``cleanup``, ``python``) to a human-readable description; descriptions starting with
+        ``NOT`` are not enforced here.
+
+    Raises:
+        SandboxError: no usable interpreter, no free uid, or the server failed to start.
+    """
+    (server,) = _start_servers(1)
+    try:
+        return {**server.enforced, "python": f"{server.python} {server.python_version}"}
+    finally:
+        server.close()
+
+
+def _request(program: str, timeout_s: float, memory_mb: int) -> dict[str, Any]:
+    return {
+        "program": program,
+        "timeout_s": timeout_s,
+        "cpu_s": max(1, math.ceil(timeout_s)),
+        "memory_mb": memory_mb,
+        "wall_s": 2.0 * timeout_s + 1.0,
+        "wall_max_s": 10.0 * timeout_s + 10.0,
+        "nproc": NPROC,
+        "fsize_mb": FSIZE_MB,
+    }
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm  # only when asked for: the sandbox itself needs no third party
+
+    return tqdm(total=total, desc="sandbox", unit="prog")
+
+
+def _verdict(raw: dict[str, Any]) -> Verdict:
+    status = raw.get("status")
+    if status not in STATUSES:
+        raise SandboxError(f"sandbox server returned unknown status {status!r}")
+    return Verdict(
+        status=status,
+        detail=str(raw.get("detail", ""))[-DETAIL_MAX:],
+        cpu_s=float(raw.get("cpu_s", 0.0)),
+        wall_s=float(raw.get("wall_s", 0.0)),
+        returncode=raw.get("returncode"),
+    )
+
+
+def run_programs(
+    programs: list[str],
+    *,
+    timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    workers: int = 2,
+    progress: bool = False,
+) -> list[Verdict]:
+    """Run each program in the sandbox and return one verdict per program, in input order.
+
+    Each program is complete Python source (for HumanEval: prompt + completion + tests +
+    ``check(entry_point)``); it passes only if its code runs to the end without an exception.
+    See the module docstring for what is enforced.
+
+    Args:
+        programs: Python source texts.
+        timeout_s: CPU-time limit per program, in CPU seconds (user+system). The kernel limit is
+            ``ceil(timeout_s)``; a program that finishes above ``timeout_s`` is a timeout too.
+            A wall-clock ceiling of ``2 * timeout_s + 1`` seconds stops sleeping programs.
+        memory_mb: address-space limit per program, in MiB (at least 64).
+        workers: parallel sandbox slots (each a fork server with its own uid); at most 64, and
+            never more than there are programs.
+        progress: show a tqdm progress bar on stderr.
+
+    Returns:
+        One :class:`Verdict` per program, same order as ``programs``.
+
+    Raises:
+        TypeError: ``programs`` is not a list of str.
+        ValueError: ``timeout_s`` <= 0, ``memory_mb`` < 64 or ``workers`` outside 1..64.
+        SandboxError: the sandbox could not start or a server died (not the program's fault).
+    """
+    if not isinstance(programs, (list, tuple)) or not all(isinstance(p, str) for p in programs):
+        raise TypeError("run_programs: programs must be a list of str")
+    if not (isinstance(timeout_s, (int, float)) and math.isfinite(timeout_s) and timeout_s > 0):
+        raise ValueError(f"run_programs: timeout_s must be > 0 CPU seconds, got {timeout_s!r}")
+    if not isinstance(memory_mb, int) or memory_mb < 64:
+        raise ValueError(f"run_programs: memory_mb must be an int >= 64 MiB, got {memory_mb!r}")
+    if not isinstance(workers, int) or not 1 <= workers <= UID_COUNT:
+        raise ValueError(f"run_programs: workers must be an int in 1..{UID_COUNT}, got {workers!r}")
+    if not programs:
+        return []
+    n_slots = min(workers, len(programs))
+    results: list[Verdict | None] = [None] * len(programs)
+    failures: list[BaseException] = []
+    next_index = iter(range(len(programs)))
+    lock = threading.Lock()
+    servers = _start_servers(n_slots)
+    bar = _progress_bar(len(programs), progress)
+
+    def work(server: _Server) -> None:
+        try:
+            while not failures:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                server.send(_request(programs[i], timeout_s, memory_mb))
+                results[i] = _verdict(server.receive())
+                with lock:
+                    bar.update(1)
+        except BaseException as e:  # reported by the main thread
+            failures.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in servers]
+    clean = False
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        clean = True
+    finally:
+        if not clean:
+            failures.append(SandboxError("interrupted"))
+        for s in servers:
+            s.close(kill=not clean)
+        bar.close()
+    if failures:
+        err = failures[0]
+        if isinstance(err, SandboxError):
+            raise err
+        raise SandboxError(f"sandbox worker failed: {err!r}") from err
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise SandboxError(f"sandbox returned no verdict for program(s) {missing[:10]}")
+    return results  # type: ignore[return-value]

@@ -1,0 +1,466 @@
+"""Sandbox: API, adversarial programs (each with its expected verdict), machine left intact.
+
+The adversarial programs run in one batch (module fixture) so the suite stays fast; every case
+is then checked on its own. Isolation tests need root, as on the project's machines and CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import os
+import secrets
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from goodbadgreedy.execution import STATUSES, SandboxError, Verdict, enforcement, run_programs
+from goodbadgreedy.execution import sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+HUMANEVAL = ROOT / "data" / "raw" / "humaneval" / "HumanEval.jsonl.gz"
+SANDBOX_UIDS = range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_COUNT)
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs root (as in CI)")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _problem(task_id: str = "HumanEval/0") -> dict:
+    with gzip.open(HUMANEVAL, "rt", encoding="utf-8") as f:
+        for line in f:
+            p = json.loads(line)
+            if p["task_id"] == task_id:
+                return p
+    raise KeyError(task_id)
+
+
+P0 = _problem("HumanEval/0")
+WRONG = "    return False\n"
+
+
+def he(completion: str, problem: dict = P0) -> str:
+    """A HumanEval program exactly as the pipeline builds it."""
+    return (
+        problem["prompt"] + completion + "\n\n" + problem["test"]
+        + f"\ncheck({problem['entry_point']})\n"
+    )
+
+
+def _status(pid: str) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def sandbox_processes() -> list[tuple[int, int]]:
+    """(pid, uid) of every live (not zombie) process running as a sandbox uid.
+
+    Zombies are left out: they hold no memory or CPU, and one whose parent died can only be
+    reaped by pid 1, which in some containers never reaps.
+    """
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            st = _status(name)
+        except OSError:
+            continue
+        uid = int(st.get("Uid", "-1").split()[0])
+        if uid in SANDBOX_UIDS and not st.get("State", "").startswith("Z"):
+            found.append((int(name), uid))
+    return found
+
+
+def own_children() -> list[int]:
+    kids = []
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/children") as f:
+            kids += [int(x) for x in f.read().split()]
+    return kids
+
+
+# ----------------------------------------------------------------------------- API
+def test_verdict_is_a_frozen_dataclass():
+    v = Verdict("passed", "")
+    assert dataclasses.is_dataclass(v)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.status = "failed"  # type: ignore[misc]
+    assert {f.name for f in dataclasses.fields(Verdict)} >= {"status", "detail", "cpu_s", "wall_s"}
+    assert set(STATUSES) == {"passed", "failed", "error", "timeout", "oom", "killed"}
+
+
+def test_empty_and_bad_arguments():
+    assert run_programs([]) == []
+    with pytest.raises(TypeError, match="programs"):
+        run_programs("print(1)")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="programs"):
+        run_programs([b"x"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="timeout_s"):
+        run_programs(["pass"], timeout_s=0)
+    with pytest.raises(ValueError, match="memory_mb"):
+        run_programs(["pass"], memory_mb=10)
+    with pytest.raises(ValueError, match="workers"):
+        run_programs(["pass"], workers=0)
+    assert issubclass(SandboxError, Exception)
+
+
+@root_only
+def test_order_kept_and_detail_bounded():
+    programs = [f"assert {i} % 3 != 0, 'x' * 5000" for i in range(12)]
+    verdicts = run_programs(programs, timeout_s=2, workers=3, progress=True)
+    assert [v.status for v in verdicts] == ["failed" if i % 3 == 0 else "passed" for i in range(12)]
+    assert all(len(v.detail) <= 2000 for v in verdicts)
+    assert verdicts[0].detail.startswith("AssertionError")
+    assert all(v.detail == "" and v.returncode == 0 for v in verdicts if v.status == "passed")
+    assert all(v.cpu_s >= 0 and v.wall_s > 0 for v in verdicts)
+
+
+@root_only
+def test_enforcement_as_root():
+    enf = enforcement()
+    assert "private network namespace" in enf["network"]
+    assert "private" in enf["scratch"] and not enf["scratch"].startswith("NOT")
+    assert enf["user"].startswith("uid/gid 640")
+    assert "kill(-1" in enf["cleanup"]
+
+
+@root_only
+def test_runs_as_unprivileged_user_in_empty_dir():
+    prog = (
+        "import os\n"
+        f"assert os.getuid() >= {sandbox.UID_BASE} and os.geteuid() == os.getuid()\n"
+        "assert os.getgroups() == []\n"
+        "assert os.listdir('.') == []\n"
+        "assert os.listdir('/tmp') == [] and os.getcwd() == '/sandbox'\n"
+        "assert not os.path.exists('/work') and not os.path.exists('/root')\n"
+        "assert [p for p in os.listdir('/proc') if p.isdigit()] == [str(os.getpid())]\n"
+        "import sys; assert sys.stdin.read() == ''\n"
+        "assert __name__ == '__main__'\n"
+        "fds = sorted(int(x) for x in os.listdir('/proc/self/fd'))\n"
+        "assert fds[:5] == [0, 1, 2, 3, 4] and len(fds) <= 6, fds  # +1: listdir's own fd\n"
+        "import resource as r\n"
+        "assert r.getrlimit(r.RLIMIT_CPU) == (2, 3)\n"
+        "assert r.getrlimit(r.RLIMIT_AS) == (300 * 2**20,) * 2\n"
+        "assert r.getrlimit(r.RLIMIT_NPROC) == (1, 1)\n"
+        "assert r.getrlimit(r.RLIMIT_FSIZE) == (16 * 2**20,) * 2\n"
+        "assert r.getrlimit(r.RLIMIT_CORE) == (0, 0)\n"
+    )
+    (v,) = run_programs([prog], timeout_s=1.5, memory_mb=300)
+    assert v.status == "passed", v.detail
+
+
+# ----------------------------------------------------------------------------- adversarial
+SECRET_NAME = "GBG_SANDBOX_TEST_SECRET"
+TAG = secrets.token_hex(6)
+HOST_TMP_FILES = [f"{d}/gbg-escape-{TAG}" for d in ("/tmp", "/var/tmp", "/dev/shm")]
+
+
+def adversarial_cases(parent_dir: Path, port: int) -> dict[str, tuple[str, str, str]]:
+    """name -> (program, expected status, expected start of the detail)."""
+    sentinel = parent_dir / "sentinel.txt"
+    return {
+        "canonical_solution": (he(P0["canonical_solution"]), "passed", ""),
+        "wrong_solution": (he(WRONG), "failed", "AssertionError"),
+        "infinite_loop": ("while True:\n    pass\n", "timeout", "Timeout: CPU time limit"),
+        "sleep_forever": ("import time\ntime.sleep(1000)\n", "timeout", "Timeout: wall-clock"),
+        "fork_bomb": ("import os\nwhile True:\n    os.fork()\n", "error", "BlockingIOError"),
+        "thread_start": (
+            "import threading\nthreading.Thread(target=print).start()\n", "error", "RuntimeError",
+        ),
+        "allocate_50GB": ("x = bytearray(50 * 1024**3)\n", "oom", "MemoryError"),
+        "allocate_50GB_list": ("x = [0] * (50 * 1024**3 // 8)\n", "oom", "MemoryError"),
+        "write_parent_cwd": (
+            f"open({str(parent_dir / 'evil.txt')!r}, 'w').write('x')\n", "error",
+            "FileNotFoundError",  # the host tree is not visible in the chroot
+        ),
+        "write_etc": ("open('/etc/gbg-evil', 'w').write('x')\n", "error",
+                      "OSError: [Errno 30] Read-only file system"),
+        "write_above_cwd": ("open('../escape.txt', 'w').write('x')\n", "error", "PermissionError"),
+        "write_stdlib": (
+            "import os\nopen(os.__file__, 'a').write('x')\n", "error", "PermissionError",
+        ),
+        "write_tmp_is_private": (
+            "".join(f"open({p!r}, 'w').write('x')\n" for p in HOST_TMP_FILES)
+            + he(P0["canonical_solution"]),
+            "passed", "",
+        ),
+        "delete_parent_cwd_file": (f"import os\nos.remove({str(sentinel)!r})\n", "error",
+                                   "FileNotFoundError"),
+        "rmtree_parent_cwd": (
+            f"import shutil\nshutil.rmtree({str(parent_dir)!r})\n", "error", "FileNotFoundError",
+        ),
+        "read_root_home": ("open('/root/.bashrc').read()\n", "error", "FileNotFoundError"),
+        "read_parent_cwd_via_proc": (
+            "import os\nos.listdir(f'/proc/{os.getppid()}/cwd/')\n", "error", "FileNotFoundError",
+        ),
+        "socket_to_local_port": (
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n",
+            "error", "OSError",
+        ),
+        "kill_parent": (
+            "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "error",
+            "PermissionError",
+        ),
+        "signal_pytest": (f"import os\nos.kill({os.getpid()}, 0)\n", "error", "PermissionError"),
+        "kill_all_own_uid": (
+            "import os, signal\nos.kill(-1, signal.SIGKILL)\n" + he(WRONG), "failed",
+            "AssertionError",
+        ),
+        "setuid_root": ("import os\nos.setuid(0)\n", "error", "PermissionError"),
+        "os_exit_0_before_tests": (he(WRONG + "\nimport os\nos._exit(0)\n"), "error", "EarlyExit"),
+        "sys_exit_0_before_tests": (he(WRONG + "\nimport sys\nsys.exit(0)\n"), "error",
+                                    "SystemExit"),
+        "systemexit_in_check": (he("    raise SystemExit(0)\n"), "error", "SystemExit"),
+        "patch_builtin_assertionerror": (
+            he(WRONG + "\nimport builtins\n"
+               "builtins.AssertionError = type('X', (Exception,), {})\n"),
+            "failed", "AssertionError",
+        ),
+        "shadow_assertionerror_and_hooks": (
+            he(WRONG + "\nimport sys, os, atexit\nAssertionError = KeyError\n"
+               "sys.excepthook = lambda *a: os._exit(0)\natexit.register(os._exit, 0)\n"),
+            "failed", "AssertionError",
+        ),
+        "predefine_check": (
+            he(WRONG + "\ndef check(candidate):\n    pass\n"), "failed", "AssertionError",
+        ),
+        "print_sentinel_early": (
+            he(WRONG + "\nimport sys, os\nfor s in ('passed', 'PASS', 'P' + '0' * 32):\n"
+               "    print(s); print(s, file=sys.stderr)\n"),
+            "failed", "AssertionError",
+        ),
+        "forge_result_pipe": (
+            "import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, b'P' + b'0' * 32)\n"
+            "    except OSError:\n        pass\nos._exit(0)\n",
+            "error", "EarlyExit",
+        ),
+        "enormous_output": (
+            "import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 10**6)\n", "killed",
+            "Killed: SIGXFSZ",
+        ),
+        "environment_secrets": (
+            "import os\n"
+            "assert set(os.environ) <= {'PATH', 'HOME', 'TMPDIR', 'LANG'}, sorted(os.environ)\n"
+            f"assert {SECRET_NAME!r} not in os.environ\n"
+            "found = []\n"
+            "for pid in os.listdir('/proc'):\n"
+            "    try:\n"
+            "        data = open(f'/proc/{pid}/environ', 'rb').read()\n"
+            "    except OSError:\n"
+            "        continue\n"
+            f"    if {SECRET_NAME.encode()!r} in data:\n"
+            "        found.append(pid)\n"
+            "assert not found, found\n",
+            "passed", "",
+        ),
+        "segfault": ("import ctypes\nctypes.string_at(0)\n", "killed", "Killed: SIGSEGV"),
+        "syntax_error": ("def f(:\n    pass\n", "error", "SyntaxError"),
+    }
+
+
+@pytest.fixture(scope="module")
+def adversarial():
+    """Run every adversarial case in one batch; yield (cases, verdicts, facts)."""
+    parent_dir = Path(os.environ.get("GBG_SANDBOX_TEST_DIR", ROOT / ".pytest_cache"))
+    parent_dir = parent_dir / f"gbg-sandbox-{TAG}"
+    parent_dir.mkdir(parents=True, mode=0o755)
+    os.chmod(parent_dir, 0o755)
+    sentinel = parent_dir / "sentinel.txt"
+    sentinel.write_text("keep me")
+    os.chmod(sentinel, 0o644)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    old_cwd = os.getcwd()
+    os.environ[SECRET_NAME] = "hunter2-" + TAG
+    cases = adversarial_cases(parent_dir, port)
+    try:
+        os.chdir(parent_dir)
+        verdicts = run_programs([c[0] for c in cases.values()], timeout_s=1, workers=2)
+        facts = {
+            "sentinel": sentinel.read_text() if sentinel.exists() else None,
+            "parent_dir_listing": sorted(os.listdir(parent_dir)),
+            "host_tmp_files": [p for p in HOST_TMP_FILES if os.path.lexists(p)],
+            "etc_evil": os.path.lexists("/etc/gbg-evil"),
+            "sandbox_processes": sandbox_processes(),
+            "children": own_children(),
+        }
+        try:
+            listener.accept()
+            facts["accepted"] = True
+        except BlockingIOError:
+            facts["accepted"] = False
+        yield cases, dict(zip(cases, verdicts)), facts
+    finally:
+        os.chdir(old_cwd)
+        os.environ.pop(SECRET_NAME, None)
+        listener.close()
+        shutil.rmtree(parent_dir, ignore_errors=True)
+
+
+CASE_NAMES = list(adversarial_cases(Path("/x"), 1))
+
+
+@root_only
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_adversarial_case(adversarial, name):
+    cases, verdicts, _ = adversarial
+    _, expected, detail_start = cases[name]
+    v = verdicts[name]
+    assert v.status == expected, f"{name}: {v}"
+    assert v.detail.startswith(detail_start), f"{name}: {v.detail[:300]}"
+    assert len(v.detail) <= 2000
+
+
+@root_only
+def test_machine_left_intact(adversarial):
+    _, verdicts, facts = adversarial
+    assert facts["sentinel"] == "keep me"
+    assert facts["parent_dir_listing"] == ["sentinel.txt"]
+    assert facts["host_tmp_files"] == []
+    assert facts["etc_evil"] is False
+    assert facts["accepted"] is False
+    assert facts["sandbox_processes"] == []
+    assert facts["children"] == []  # servers gone, nothing left to reap
+    assert sandbox_processes() == []
+
+
+@root_only
+def test_timeouts_are_cpu_time():
+    """The CPU limit decides; the loop gets ~1 CPU s, the sleeper is cut by the wall ceiling."""
+    loop, sleeper = run_programs(
+        ["while True:\n    pass\n", "import time\ntime.sleep(1000)\n"], timeout_s=1, workers=2
+    )
+    assert loop.status == "timeout" and 0.9 <= loop.cpu_s <= 2.5, loop
+    assert sleeper.status == "timeout" and sleeper.cpu_s < 0.5 and 2.5 <= sleeper.wall_s < 10
+
+
+@root_only
+def test_escaped_processes_are_killed(monkeypatch):
+    """With fork allowed, a setsid() grandchild and a fork bomb are still cleaned up."""
+    monkeypatch.setattr(sandbox, "NPROC", 8)
+    daemon = (  # a detached grandchild in its own session; the program checks it is alive
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        open('gc.pid', 'w').write(str(os.getpid()))\n"
+        "        time.sleep(1000)\n"
+        "    os._exit(0)\n"
+        "for _ in range(200):\n"
+        "    if os.path.exists('gc.pid') and open('gc.pid').read():\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "os.kill(int(open('gc.pid').read()), 0)\n"
+    )
+    bomb = (
+        "import os\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.fork()\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    verdicts = run_programs([he(P0["canonical_solution"]) + daemon, bomb], timeout_s=1, workers=2)
+    assert verdicts[0].status == "passed", verdicts[0]
+    assert verdicts[1].status == "timeout", verdicts[1]
+    assert sandbox_processes() == []
+    assert own_children() == []
+
+
+@root_only
+def test_concurrent_calls_use_distinct_slots():
+    """Two pipelines at once: each slot has its own uid, so no cleanup kills the other's work."""
+    import threading
+
+    out: dict[int, list[str]] = {}
+
+    def call(k: int) -> None:
+        programs = ["import time, os\ntime.sleep(0.3)\nopen('uid', 'w').write(str(os.getuid()))\n"
+                    "assert open('uid').read() == str(os.getuid())\n"] * 4
+        out[k] = [v.status for v in run_programs(programs, timeout_s=2, workers=2)]
+
+    threads = [threading.Thread(target=call, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert out == {0: ["passed"] * 4, 1: ["passed"] * 4}
+    assert sandbox_processes() == []
+
+
+@root_only
+def test_dead_server_is_a_sandbox_error(monkeypatch, tmp_path):
+    fake = tmp_path / "server.py"
+    fake.write_text("import sys\nsys.stderr.write('boom')\nsys.exit(3)\n")
+    monkeypatch.setattr(sandbox, "_SERVER", fake)
+    with pytest.raises(SandboxError, match="boom"):
+        run_programs(["pass"])
+    assert own_children() == []
+
+
+def _servers_of(parent_pid: int) -> list[int]:
+    """Live sandbox servers (root) started by parent_pid; their program children run as 640xx."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                cmd = Path(f"/proc/{name}/cmdline").read_bytes()
+                st = _status(name)
+            except OSError:
+                continue
+            if (
+                b"_server.py" in cmd
+                and f'"parent_pid": {parent_pid},'.encode() in cmd
+                and st.get("Uid", "").split()[:1] == ["0"]
+                and not st.get("State", "").startswith("Z")
+            ):
+                found.append(int(name))
+    return found
+
+
+@root_only
+def test_parent_crash_leaves_nothing_behind():
+    """SIGKILL the calling process mid-run: the servers notice (PR_SET_PDEATHSIG), kill and reap
+    their programs, and exit. (A server itself may stay a zombie if pid 1 never reaps.)"""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "from goodbadgreedy.execution import run_programs\n"
+        "run_programs(['import time\\ntime.sleep(100)'] * 2, timeout_s=30, workers=2)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while len(sandbox_processes()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(sandbox_processes()) == 2, sandbox_processes()
+        assert len(_servers_of(proc.pid)) == 2
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while (sandbox_processes() or _servers_of(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox_processes() == [] and _servers_of(proc.pid) == []
+
+
+@root_only
+def test_interpreter_the_sandbox_user_cannot_read_is_refused(monkeypatch):
+    """The venv's Python lives under /root (0700): the server's self-test must reject it."""
+    import sys
+
+    if not os.path.realpath(sys.executable).startswith("/root/"):
+        pytest.skip("this Python is not under /root")
+    monkeypatch.setattr(sandbox, "SANDBOX_PYTHONS", (sys.executable,))
+    with pytest.raises(SandboxError, match="self-test"):
+        run_programs(["pass"])
+    assert own_children() == []
