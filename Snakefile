@@ -1,0 +1,21 @@
+# goodbadgreedy: greedy vs sampling, Best-of-N and rank flips under decoding non-determinism.
+# This file only wires: parameters come from params.yaml, logic from src/goodbadgreedy.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/download.smk"
+include: "rules/model.smk"
+include: "rules/generate.smk"
+include: "rules/check.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    input:
+        final_outputs(),

@@ -1,0 +1,14 @@
+rule check:
+    """Score every sample: GSM8K/MMLU answer extraction, HumanEval in the sandbox."""
+    input:
+        subset=f"{OUT}/items/{{benchmark}}.parquet",
+        generations=f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+    output:
+        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+    params:
+        options=benchmark_options,
+    log:
+        f"logs/{PLAN.profile}/check/{{model}}/{{benchmark}}/{{cfg}}.log",
+    threads: workflow.cores
+    script:
+        "../scripts/check.py"

@@ -1,0 +1,12 @@
+rule prepare_model:
+    """Locate the model (packaged GGUF, hub id or folder), convert if needed, record its sha256."""
+    output:
+        "models/{model}/manifest.json",
+    params:
+        spec=model_spec,
+    log:
+        "logs/prepare_model/{model}.log",
+    resources:
+        mem_mb=3000,
+    script:
+        "../scripts/prepare_model.py"

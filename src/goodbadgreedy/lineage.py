@@ -1,0 +1,215 @@
+"""Provenance sidecars and the ``goodbadgreedy lineage`` command.
+
+Every published artifact ``X`` gets two files beside it:
+
+* ``X.validation.json``: the great-expectations result of its table suite (also on failure,
+  when ``X`` itself is not published);
+* ``X.lineage.json``: the stage, its wildcards and params subset, the sha256 of the artifact and
+  of every input, the model weights' sha256 where a model was used, package versions and the git
+  commit.
+
+The artifact's bytes depend only on params and inputs (no timestamps, no commit), so that it can
+be rebuilt byte for byte; the environment goes in the sidecar. :func:`trace` walks sidecars from
+a result back to the vendored raw files and their recorded checksums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import polars as pl
+
+from goodbadgreedy.errors import DataError, ValidationError
+from goodbadgreedy.io import write_csv, write_json, write_parquet
+
+PACKAGES = ("goodbadgreedy", "torch", "transformers", "polars", "great-expectations", "snakemake", "dvc", "numpy", "scipy")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar(path: str | os.PathLike[str], kind: str) -> Path:
+    """Path of an artifact's ``lineage`` or ``validation`` sidecar."""
+    return Path(f"{path}.{kind}.json")
+
+
+def environment() -> dict[str, Any]:
+    """Python, package versions and git commit (with a dirty flag) of the running code."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    commit, dirty = None, None
+    try:
+        root = Path(__file__).resolve().parents[2]
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip() or None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10).stdout
+        dirty = bool(status.strip()) if commit else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"python": platform.python_version(), "packages": versions, "git_commit": commit, "git_dirty": dirty}
+
+
+def _plain(obj: Any) -> Any:
+    """Snakemake params/wildcards -> plain JSON values."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "items"):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    return str(obj)
+
+
+def write_lineage(
+    output: str | os.PathLike[str],
+    *,
+    stage: str,
+    inputs: Iterable[str | os.PathLike[str]],
+    params: Mapping[str, Any] | None = None,
+    wildcards: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``output``'s lineage sidecar and return it.
+
+    Args:
+        output: the published artifact (must exist).
+        stage: the Snakemake rule / DVC stage name.
+        inputs: the artifact's input files (each is hashed).
+        params: the params subset the stage read.
+        wildcards: the job's wildcards.
+        extra: more fields (e.g. ``model_sha256``, ``rows``).
+    """
+    record = {
+        "artifact": str(output),
+        "sha256": sha256_file(output),
+        "stage": stage,
+        "wildcards": _plain(dict(wildcards or {})),
+        "params": _plain(dict(params or {})),
+        "inputs": {str(p): sha256_file(p) for p in inputs},
+        "environment": environment(),
+        **_plain(dict(extra or {})),
+    }
+    write_json(record, sidecar(output, "lineage"))
+    return record
+
+
+def publish_table(
+    df: pl.DataFrame,
+    output: str | os.PathLike[str],
+    *,
+    kind: str,
+    stage: str,
+    inputs: Iterable[str | os.PathLike[str]],
+    params: Mapping[str, Any] | None = None,
+    wildcards: Mapping[str, Any] | None = None,
+    expected_rows: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Validate a stage table, then write it (atomically) with its sidecars.
+
+    The great-expectations result is written to ``output.validation.json`` in every case; if the
+    validation fails, :class:`~goodbadgreedy.errors.ValidationError` is raised and ``output`` is
+    not written (nothing is published).
+
+    Args:
+        df: the table.
+        output: ``.parquet`` or ``.csv`` destination.
+        kind: the validation suite (``benchmark`` | ``generation`` | ``check`` | ``scores``).
+        expected_rows: items x samples, when known.
+    """
+    from goodbadgreedy.validation import validate_table
+
+    validate_table(df, kind, expected_rows=expected_rows, result_path=sidecar(output, "validation"))
+    if str(output).endswith(".csv"):
+        write_csv(df, output)
+    else:
+        write_parquet(df, output)
+    write_lineage(output, stage=stage, inputs=inputs, params=params, wildcards=wildcards,
+                  extra={"rows": df.height, "validation": str(sidecar(output, "validation")), **dict(extra or {})})
+
+
+def read_lineage(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Return an artifact's lineage record, or None when it has none (e.g. vendored raw data)."""
+    side = sidecar(path, "lineage")
+    if not side.is_file():
+        return None
+    return json.loads(side.read_text())
+
+
+def trace(path: str | os.PathLike[str], *, select: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Walk the lineage of ``path`` back to files without sidecars (raw data, manifests).
+
+    Args:
+        path: an artifact with a lineage sidecar.
+        select: keep, among the inputs of the first artifact, only those whose path contains
+            every value (e.g. {"model": "m", "benchmark": "gsm8k", "config": "sample"}).
+
+    Returns:
+        Depth-first list of nodes ``{"depth", "artifact", "sha256", "stage", "params",
+        "status"}``; ``status`` is ``ok`` when the file's current sha256 equals the one its
+        consumer recorded, ``changed`` otherwise, ``missing`` if it is gone.
+
+    Raises:
+        DataError: ``path`` has no lineage sidecar.
+    """
+    root = read_lineage(path)
+    if root is None:
+        raise DataError(f"{path}: no lineage sidecar {sidecar(path, 'lineage')} (was it produced by the pipeline?)")
+    nodes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def visit(p: str, recorded: str | None, depth: int, filt: Mapping[str, str] | None) -> None:
+        rec = read_lineage(p)
+        exists = Path(p).is_file()
+        current = sha256_file(p) if exists else None
+        status = "missing" if not exists else ("ok" if recorded in (None, current) else "changed")
+        nodes.append({
+            "depth": depth, "artifact": p, "sha256": recorded or current, "status": status,
+            "stage": rec["stage"] if rec else None, "params": rec["params"] if rec else None,
+            "wildcards": rec["wildcards"] if rec else None,
+        })
+        if rec is None or p in seen:
+            return
+        seen.add(p)
+        for inp, digest in sorted(rec["inputs"].items()):
+            parts = Path(inp).parts
+            if filt and not all(v in parts or any(x.startswith(v + ".") for x in parts) for v in filt.values()):
+                continue
+            visit(inp, digest, depth + 1, None)
+
+    visit(str(path), None, 0, select)
+    return nodes
+
+
+def format_trace(nodes: list[dict[str, Any]]) -> str:
+    """Render :func:`trace` output as an indented tree (one artifact per line, params below)."""
+    lines = []
+    for n in nodes:
+        pad = "  " * n["depth"]
+        stage = f"[{n['stage']}] " if n["stage"] else "[source] "
+        flag = "" if n["status"] == "ok" else f"  !! {n['status'].upper()}"
+        lines.append(f"{pad}{stage}{n['artifact']}  sha256:{(n['sha256'] or '')[:16]}{flag}")
+        if n["params"]:
+            lines.append(f"{pad}    params: {json.dumps(n['params'], sort_keys=True)}")
+    return "\n".join(lines)
+
+
+__all__ = ["ValidationError", "format_trace", "publish_table", "read_lineage", "sha256_file", "trace", "write_lineage"]
