@@ -98,16 +98,19 @@ class Sample:
             completed a stop sequence.
         text: the decoded response, cut before the first stop sequence, special tokens removed.
         finish_reason: ``eos`` | ``stop`` | ``length``.
+        completion_tokens: the generated-token count a remote backend reported (its token ids
+            are unknown); None for local generation, where ``token_ids`` is authoritative.
     """
 
     token_ids: list[int] = field(default_factory=list)
     text: str = ""
     finish_reason: str = "length"
+    completion_tokens: int | None = None
 
     @property
     def n_tokens(self) -> int:
         """Generated tokens, EOS included (what the benchmarks count as response length)."""
-        return len(self.token_ids)
+        return self.completion_tokens if self.completion_tokens is not None else len(self.token_ids)
 
 
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
