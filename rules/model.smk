@@ -6,6 +6,7 @@ rule prepare_model:
         spec=model_spec,
     log:
         "logs/prepare_model/{model}.log",
+    threads: workflow.cores
     resources:
         mem_mb=3000,
     script:
