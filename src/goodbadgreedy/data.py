@@ -16,6 +16,7 @@ import polars as pl
 
 from goodbadgreedy import benchmarks, tables
 from goodbadgreedy.errors import DataError
+from goodbadgreedy.io import sha256_file
 
 
 def read_sums(sums_file: str | Path) -> dict[str, str]:
@@ -62,7 +63,7 @@ def verify_files(raw_root: str | Path, benchmark: str, sums_file: str | Path) ->
             raise DataError(f"{path}: no sha256 recorded in {sums_file}")
         if not path.is_file():
             raise DataError(f"{path}: missing (vendored raw data; see data/README.md)")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         if digest != sums[rel]:
             raise DataError(f"{path}: sha256 {digest} differs from the recorded {sums[rel]}; the file was changed")
         checked[rel] = digest

@@ -8,6 +8,7 @@ in the destination folder, flushes and fsyncs it, then renames it over the desti
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -68,3 +69,12 @@ def write_csv(df: pl.DataFrame, dest: str | os.PathLike[str]) -> None:
     """Write ``df`` as CSV to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
         df.write_csv(tmp)
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file's bytes (read in ``chunk``-byte blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -15,7 +15,6 @@ a result back to the vendored raw files and their recorded checksums.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -27,18 +26,9 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 
 from goodbadgreedy.errors import DataError, ValidationError
-from goodbadgreedy.io import write_csv, write_json, write_parquet
+from goodbadgreedy.io import sha256_file, write_csv, write_json, write_parquet
 
 PACKAGES = ("goodbadgreedy", "torch", "transformers", "polars", "great-expectations", "snakemake", "dvc", "numpy", "scipy")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sidecar(path: str | os.PathLike[str], kind: str) -> Path:

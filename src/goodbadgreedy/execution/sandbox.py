@@ -68,7 +68,6 @@ import pwd
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import warnings

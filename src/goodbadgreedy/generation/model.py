@@ -26,16 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from goodbadgreedy.errors import ModelLoadError
-from goodbadgreedy.io import write_json
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file's bytes (read in ``chunk``-byte blocks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+from goodbadgreedy.io import sha256_file, write_json
 
 
 def packaged_gguf_path(package: str, gguf_file: str) -> Path:
