@@ -46,3 +46,12 @@ def test_local_folder_model_loads_and_records_its_hash(tiny_model, tokenizer, tm
 def test_folder_without_model_is_a_model_load_error(tmp_path):
     with pytest.raises(ModelLoadError, match="cannot load model"):
         load_model(str(tmp_path))
+
+
+def test_manifest_records_folders_inside_it_relative_to_itself(tmp_path):
+    import json
+
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"name": "m", "load_path": "hf", "source": "packaged:x/y.gguf", "source_sha256": "0" * 64, "revision": None}))
+    assert read_manifest(tmp_path / "manifest.json").load_path == str((tmp_path / "hf").resolve())

@@ -79,7 +79,7 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
         for bench in cfg["benchmarks"]:
             if bench not in prof[key]:
                 raise ConfigError(f"{source}: profiles.{profile}.{key}.{bench}: missing (every benchmark needs one)")
-    from goodbadgreedy.generation.engine import SamplingParams
+    from goodbadgreedy.generation.params import SamplingParams
 
     for name, dec in cfg["decoding"].items():
         try:

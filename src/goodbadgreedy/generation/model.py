@@ -163,7 +163,12 @@ def prepare_model(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[st
         prepared = PreparedModel(name, folder, f"hf:{spec['id']}", digest, revision)
     else:  # the schema forbids this; keep the message for direct library use
         raise ModelLoadError(f"models.{name}.source: unknown source {source!r} (packaged | hf)")
-    write_json(prepared.__dict__, out / "manifest.json")
+    record = dict(prepared.__dict__)
+    # a folder inside out_dir is recorded relative to the manifest, so that the manifest's bytes
+    # (and the DVC hash of models/<name>) do not depend on where the repository lives
+    if Path(prepared.load_path).is_relative_to(out.resolve()):
+        record["load_path"] = str(Path(prepared.load_path).relative_to(out.resolve()))
+    write_json(record, out / "manifest.json")
     return prepared
 
 
@@ -175,8 +180,10 @@ def read_manifest(path: str | os.PathLike[str]) -> PreparedModel:
     """
     try:
         data = json.loads(Path(path).read_text())
+        if not Path(data["load_path"]).is_absolute():  # recorded relative to the manifest
+            data["load_path"] = str((Path(path).parent / data["load_path"]).resolve())
         return PreparedModel(**data)
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ModelLoadError(f"cannot read model manifest {path}: {exc}") from exc
 
 
