@@ -7,6 +7,7 @@ rule aggregate:
         table1=f"{OUT}/table1.csv",
         markdown=f"{OUT}/table1.md",
         runs=f"{OUT}/runs.csv",
+        metrics=f"{OUT}/metrics.json",
     params:
         decoding=config["decoding"],
         n_samples=PLAN.n_samples,

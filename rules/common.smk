@@ -73,4 +73,4 @@ def all_generations():
 
 
 def final_outputs():
-    return [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv"]
+    return [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json"]

@@ -4,9 +4,9 @@ from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
 import polars as pl  # noqa: E402
 
-from goodbadgreedy.io import write_csv, write_text  # noqa: E402
+from goodbadgreedy.io import write_csv, write_json, write_text  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
-from goodbadgreedy.report import table1, table1_configs, to_markdown  # noqa: E402
+from goodbadgreedy.report import metrics, table1, table1_configs, to_markdown  # noqa: E402
 from goodbadgreedy.stats.runs import run_scores  # noqa: E402
 
 sm = snakemake  # noqa: F821
@@ -17,5 +17,6 @@ t1 = table1(checks, generations, greedy, sample)
 write_csv(t1, sm.output.table1)
 write_text(to_markdown(t1, n_samples=sm.params.n_samples, profile=sm.params.profile), sm.output.markdown)
 write_csv(run_scores(checks), sm.output.runs)
-for out in (sm.output.table1, sm.output.markdown, sm.output.runs):
+write_json(metrics(t1), sm.output.metrics)
+for out in (sm.output.table1, sm.output.markdown, sm.output.runs, sm.output.metrics):
     write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)

@@ -80,3 +80,13 @@ def test_table1_configs():
     assert table1_configs({"g": {"do_sample": False}, "s": {"do_sample": True}, "t": {"do_sample": True}}) == ("g", "s")
     with pytest.raises(ConfigError, match="do_sample: true"):
         table1_configs({"g": {"do_sample": False}})
+
+
+def test_metrics_nest_table1_by_model_and_benchmark():
+    from goodbadgreedy.report import metrics
+
+    checks = pl.concat([_checks("sample", SAMPLE), _checks("greedy", GREEDY)])
+    gens = pl.concat([_gens("sample", [[10, 20, 30]] * 4), _gens("greedy", [[5], [7], [9], [11]])])
+    m = metrics(table1(checks, gens, "greedy", "sample"))
+    assert m == {"m": {"b": {"greedy": 75.0, "sample_mean": 58.33, "sample_std": 38.19, "sample_min": 25.0,
+                             "sample_max": 100.0, "delta": 75.0}}}

@@ -102,6 +102,19 @@ def to_markdown(table: pl.DataFrame, *, n_samples: int, profile: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def metrics(table: pl.DataFrame) -> dict:
+    """Table 1 as nested DVC metrics: ``{model: {benchmark: {greedy, sample_mean, ...}}}``.
+
+    DVC reads metrics from JSON/YAML/TOML only, so ``dvc metrics show/diff`` use this file.
+    """
+    out: dict = {}
+    for row in table.iter_rows(named=True):
+        out.setdefault(row["model"], {})[row["benchmark"]] = {
+            k: row[k] for k in ("greedy", "sample_mean", "sample_std", "sample_min", "sample_max", "delta")
+        }
+    return out
+
+
 def concat_tables(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """Concatenate stage tables of the same schema (vertical, strict)."""
     return pl.concat(list(frames), how="vertical")
