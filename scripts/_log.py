@@ -12,3 +12,4 @@ def to_log(snakemake) -> None:
         sys.stderr = open(snakemake.log[0], "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the log
