@@ -9,7 +9,7 @@ rule aggregate:
         runs=f"{OUT}/runs.csv",
         metrics=f"{OUT}/metrics.json",
     params:
-        decoding=config["decoding"],
+        table1_configs=TABLE1_CONFIGS,
         n_samples=PLAN.n_samples,
         profile=PLAN.profile,
     log:

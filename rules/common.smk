@@ -3,6 +3,16 @@ from pathlib import Path
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.config import plan, validate_params
+from goodbadgreedy.report import table1_configs
+
+def canonical(obj):
+    """Key-sorted copy: Snakemake compares params by their repr, so key order must not matter."""
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    return obj
+
 
 # Validate params.yaml (+ --config overrides) against the JSON schema, defaults filled in,
 # before any job: a bad key stops here with one message naming it.
@@ -10,6 +20,9 @@ config.update(validate_params(config))
 PLAN = plan(config)
 OUT = PLAN.outdir
 PROFILE = config["profiles"][config["profile"]]
+GENERATION = canonical(config["generation"])
+# Table 1 compares the first greedy and the first sampling config in params.yaml order
+TABLE1_CONFIGS = list(table1_configs(config["decoding"]))
 
 
 wildcard_constraints:
@@ -25,11 +38,11 @@ def raw_files(wildcards):
 
 
 def benchmark_options(wildcards):
-    return config["benchmark_options"][wildcards.benchmark]
+    return canonical(config["benchmark_options"][wildcards.benchmark])
 
 
 def model_spec(wildcards):
-    return config["models"][wildcards.model]
+    return canonical(config["models"][wildcards.model])
 
 
 def n_items(wildcards):
@@ -37,7 +50,7 @@ def n_items(wildcards):
 
 
 def decoding(wildcards):
-    return config["decoding"][wildcards.cfg]
+    return canonical(config["decoding"][wildcards.cfg])
 
 
 def n_samples(wildcards):
@@ -51,7 +64,7 @@ def max_new_tokens(wildcards):
 def model_runtime(wildcards):
     """Only what changes generated text (dtype) or where it runs (device)."""
     spec = config["models"][wildcards.model]
-    return {"dtype": spec["dtype"], "device": spec["device"]}
+    return {"device": spec["device"], "dtype": spec["dtype"]}
 
 
 def all_checks():

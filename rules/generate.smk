@@ -12,7 +12,7 @@ rule generate:
         max_new_tokens=max_new_tokens,
         runtime=model_runtime,
         seed=config["seed"],
-        generation=config["generation"],
+        generation=GENERATION,
     log:
         f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
     threads: workflow.cores

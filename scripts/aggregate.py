@@ -6,13 +6,13 @@ import polars as pl  # noqa: E402
 
 from goodbadgreedy.io import write_csv, write_json, write_text  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
-from goodbadgreedy.report import metrics, table1, table1_configs, to_markdown  # noqa: E402
+from goodbadgreedy.report import metrics, table1, to_markdown  # noqa: E402
 from goodbadgreedy.stats.runs import run_scores  # noqa: E402
 
 sm = snakemake  # noqa: F821
 checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
 generations = pl.concat([pl.read_parquet(p, columns=["model", "benchmark", "config", "response_tokens"]) for p in sm.input.generations])
-greedy, sample = table1_configs(sm.params.decoding)
+greedy, sample = sm.params.table1_configs
 t1 = table1(checks, generations, greedy, sample)
 write_csv(t1, sm.output.table1)
 write_text(to_markdown(t1, n_samples=sm.params.n_samples, profile=sm.params.profile), sm.output.markdown)

@@ -126,7 +126,8 @@ PARAM_KEYS: dict[str | tuple[str, str], KeySpec] = {
     "profile": ["profile"],
     "decoding": ["decoding.{cfg}"],
     ("generate", "n_samples"): _generate_n_samples,
-    ("aggregate", "decoding"): ["decoding"],
+    # derived from decoding (the first greedy and the first sampling config), so not value-checked
+    ("aggregate", "table1_configs"): lambda wildcards, config: ["decoding"],
     ("aggregate", "n_samples"): ["profiles.{profile}.n_samples"],
 }
 
