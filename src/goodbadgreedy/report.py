@@ -8,7 +8,7 @@ are in ``runs.csv``.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import polars as pl
 
@@ -114,7 +114,3 @@ def metrics(table: pl.DataFrame) -> dict:
         }
     return out
 
-
-def concat_tables(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Concatenate stage tables of the same schema (vertical, strict)."""
-    return pl.concat(list(frames), how="vertical")
