@@ -5,12 +5,17 @@ row runs alone. Vectorized reductions then associate the same numbers differentl
 differ in the last bits (seen here: up to 4e-5), enough to flip a sampled token now and then. A
 sample's text would then depend on which other prompts share its batch.
 
-What: attention computed row by row on the row's *unpadded* span of keys, so each row sees
-exactly the tensors (same shapes, same offsets) it would see alone. Each row is its own kernel
-call: PyTorch's CPU flash-attention kernel gives different last bits for one row depending on
-how many rows share the call (seen here for one-token queries). The projections and MLP stay
-batched: their GEMMs give the same row results whatever the number of rows, as long as the rows
-fill whole blocks (see ``engine.ROW_BLOCK``; checked in the tests on this CPU).
+What: attention computed on each row's *unpadded* span of keys, so each row sees exactly the
+tensors (same shapes, same offsets) it would see alone; adjacent rows with the same span (the N
+samples of one prompt) share one kernel call. The kernel runs on one thread: PyTorch's CPU
+flash-attention kernel partitions its work by the thread count *and* the batch size, and with
+two threads a row's last bits changed with the number of rows in the call (seen here for
+one-token queries); with one thread every row's result is the same whatever the call holds
+(tested), and it no longer depends on the machine's core count either. One thread also avoids
+waking the thread pool for hundreds of tiny calls per step (seen here: 128 one-row calls took
+760 ms per layer with two threads under load, 10 ms with one). The projections and MLP stay
+batched and multi-threaded: their GEMMs give the same row results whatever the number of rows, as
+long as the rows fill whole blocks (see ``engine.ROW_BLOCK``; checked in the tests on this CPU).
 
 Registered under the name :data:`ATTN_IMPLEMENTATION` with transformers' ``AttentionInterface``
 (and the sdpa mask builder), for any model whose attention layers call the attention interface
@@ -35,7 +40,7 @@ def rowwise_attention_forward(
     scaling: float | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
-    """Attention over each row's valid key span.
+    """Attention over each row's valid key span, on one thread (see the module docstring).
 
     Args:
         query: (batch, heads, q_len, head_dim).
@@ -60,18 +65,29 @@ def rowwise_attention_forward(
         first = valid.to(torch.int8).argmax(dim=-1)
         starts = first.tolist()
     out = query.new_zeros((bsz, heads, q_len, head_dim))
-    for b, s in enumerate(starts):
-        # strided views, no copies: the kernel's results do not depend on strides (tested), and
-        # grouped-query attention is done by the kernel (enable_gqa) rather than by repeating K/V
-        q_from = max(q_len - (kv_len - s), 0)  # queries at padded positions are skipped
-        out[b : b + 1, :, q_from:, :] = F.scaled_dot_product_attention(
-            query[b : b + 1, :, q_from:, :],
-            key[b : b + 1, :, s:, :],
-            value[b : b + 1, :, s:, :],
-            is_causal=q_len - q_from > 1,
-            scale=scaling,
-            enable_gqa=gqa,
-        )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        b = 0
+        while b < bsz:
+            # a run of adjacent rows with the same key span goes through one kernel call
+            s, e = starts[b], b + 1
+            while e < bsz and starts[e] == s:
+                e += 1
+            # strided views, no copies: the kernel's results do not depend on strides (tested),
+            # and grouped-query attention is done by the kernel (enable_gqa), not by repeating K/V
+            q_from = max(q_len - (kv_len - s), 0)  # queries at padded positions are skipped
+            out[b:e, :, q_from:, :] = F.scaled_dot_product_attention(
+                query[b:e, :, q_from:, :],
+                key[b:e, :, s:, :],
+                value[b:e, :, s:, :],
+                is_causal=q_len - q_from > 1,
+                scale=scaling,
+                enable_gqa=gqa,
+            )
+            b = e
+    finally:
+        torch.set_num_threads(threads)
     return out.transpose(1, 2).contiguous(), None
 
 

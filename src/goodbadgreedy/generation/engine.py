@@ -208,8 +208,14 @@ def generate(
 ) -> list[list[Sample]]:
     """Generate ``len(seeds[i])`` samples for every prompt ``i``.
 
+    Rows (prompt, sample) are decoded with continuous batching: up to ``batch_size`` rows run
+    together, and a row that finishes hands its slot to the next queued row at once (its prompt
+    prefilled, or its KV cache copied from a sibling sample's prefill), so no step is spent on
+    padding finished rows to the longest one.
+
     Args:
-        model: a transformers causal LM (eval mode) on its device.
+        model: a transformers causal LM (eval mode) on its device, loaded with the batch-
+            invariant attention (:func:`goodbadgreedy.generation.model.load_model`).
         tokenizer: its tokenizer (for EOS ids, padding and decoding).
         prompts: token ids of each prompt (chat template already applied).
         seeds: per prompt, one seed per sample (None allowed only for greedy decoding). The
@@ -231,11 +237,6 @@ def generate(
         raise ConfigError(f"batch_size={batch_size} must be >= 1")
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
-    device = next(model.parameters()).device
-    eos = _eos_ids(tokenizer, model)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos)
-    vocab = model.get_output_embeddings().weight.shape[0]
-
     rows: list[_Row] = []
     for p, seed_list in enumerate(seeds):
         for j, seed in enumerate(seed_list):
@@ -247,9 +248,12 @@ def generate(
                 gen.manual_seed(int(seed))
             rows.append(_Row(p, j, seed, gen))
     out: list[list[Sample]] = [[Sample() for _ in s] for s in seeds]
-    remaining = [len(s) for s in seeds]
-    # longest prompts first: similar lengths share a batch, and the slowest work starts early
+    if not rows:
+        return out
+    # longest prompts first: every later prompt fits in the KV timeline the first ones opened,
+    # and the samples of one prompt are adjacent (they share its prefill and attention calls)
     rows.sort(key=lambda r: (-len(prompts[r.prompt_idx]), r.prompt_idx, r.sample_pos))
+    remaining = [len(s) for s in seeds]
 
     bar = None
     if progress:
@@ -257,106 +261,245 @@ def generate(
 
         bar = tqdm(total=len(rows), desc="generate", unit="sample", dynamic_ncols=True)
     t0, n_tok = time.perf_counter(), 0
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        n_tok += _decode_batch(model, tokenizer, prompts, batch, params, stop, eos, pad_id, vocab, device)
-        for r in batch:
-            out[r.prompt_idx][r.sample_pos] = r.sample
-            remaining[r.prompt_idx] -= 1
-            if remaining[r.prompt_idx] == 0 and on_prompt_done is not None:
-                on_prompt_done(r.prompt_idx, out[r.prompt_idx])
+
+    def finished(r: _Row) -> None:
+        nonlocal n_tok
+        out[r.prompt_idx][r.sample_pos] = r.sample
+        remaining[r.prompt_idx] -= 1
+        n_tok += r.sample.n_tokens
+        if remaining[r.prompt_idx] == 0 and on_prompt_done is not None:
+            on_prompt_done(r.prompt_idx, out[r.prompt_idx])
         if bar is not None:
-            bar.update(len(batch))
+            bar.update(1)
             bar.set_postfix(tok_s=f"{n_tok / max(time.perf_counter() - t0, 1e-9):.1f}")
+
+    _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows))).run(rows, finished)
     if bar is not None:
         bar.close()
     return out
 
 
-def _decode_batch(model, tokenizer, prompts, batch: list[_Row], params, stop, eos, pad_id, vocab, device) -> int:
-    """Decode one batch of rows in place (fills ``row.sample``); return the generated token count."""
-    from goodbadgreedy.generation.cache import PreallocatedCache
+class _Batcher:
+    """Continuous batching over a fixed set of slots (see :func:`generate`).
 
-    uniq = sorted({r.prompt_idx for r in batch})
-    pos_of = {p: i for i, p in enumerate(uniq)}
-    lengths = [len(prompts[p]) for p in uniq]
-    width = _round_up(max(lengths))
-    ids = torch.full((len(uniq), width), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(uniq), width), dtype=torch.long)
-    for i, p in enumerate(uniq):
-        ids[i, width - lengths[i] :] = torch.tensor(list(prompts[p]), dtype=torch.long)
-        attn[i, width - lengths[i] :] = 1
-    ids, attn = ids.to(device), attn.to(device)
-    pos = (attn.cumsum(-1) - 1).clamp(min=0)
-    cache = PreallocatedCache(model.config.get_text_config().num_hidden_layers, width + params.max_new_tokens)
-    keep_logits = ROW_BLOCK  # the lm_head sees len(uniq) * ROW_BLOCK rows: whole blocks
-    res = model(
-        input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True, logits_to_keep=keep_logits
-    )
-    cache = res.cache
-    # prefix sharing: copy each prompt's cache to each of its sample rows (plus ghost rows)
-    mapping = [pos_of[r.prompt_idx] for r in batch]
-    mapping += [mapping[-1]] * (_round_up(len(mapping)) - len(mapping))
-    row_map = torch.tensor(mapping, dtype=torch.long, device=device)
-    logits = res.logits[:, -1, :].index_select(0, row_map)
-    if mapping != list(range(len(uniq))):
-        cache.batch_select_indices(row_map)
-    attn = attn.index_select(0, row_map)
-    next_pos = pos[:, -1].index_select(0, row_map) + 1
-    seen = None
-    if params.repetition_penalty != 1.0:
-        seen = torch.zeros((len(mapping), vocab), dtype=torch.bool, device=device)
-        for i, p in enumerate(mapping):
-            seen[i, torch.tensor(list(prompts[uniq[p]]), dtype=torch.long)] = True
+    State, for ``B`` slots (a multiple of :data:`ROW_BLOCK`): the KV cache (B rows on one shared
+    timeline of ``length`` columns; a row's prompt is right-aligned at the column where it was
+    admitted and the columns before it are masked), ``attn`` (B, length) the mask, ``next_pos``
+    (B,) each row's next position id, ``logits`` (B, vocab) each row's pending next-token logits,
+    ``seen`` (B, vocab) the tokens in each row's sequence (repetition penalty only). Free slots
+    hold stale copies and are computed but never read (so every GEMM sees whole row blocks).
+    """
 
-    active = list(batch)
-    generated = 0
-    for step in range(params.max_new_tokens):
-        n = len(active)
-        toks = next_tokens(logits[:n, :vocab], params, None if seen is None else seen[:n], [r.generator for r in active])
-        tok_list = toks.tolist()
-        keep: list[int] = []
-        for i, (r, t) in enumerate(zip(active, tok_list)):
-            r.sample.token_ids.append(t)
-            generated += 1
-            if t in eos:
-                r.sample.finish_reason = "eos"
-                _finish_text(tokenizer, r.sample, eos, ())
+    def __init__(self, model, tokenizer, prompts, params: SamplingParams, stop, batch_size: int):
+        self.model, self.tokenizer, self.prompts, self.params, self.stop = model, tokenizer, prompts, params, stop
+        self.device = next(model.parameters()).device
+        self.eos = _eos_ids(tokenizer, model)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos)
+        self.vocab = model.get_output_embeddings().weight.shape[0]
+        self.n_layers = model.config.get_text_config().num_hidden_layers
+        self.batch_size = batch_size
+        self.slots: list[_Row | None] = []
+        # prefilled prompts whose samples are still queued: prompt -> (per-layer (k, v), logits)
+        self.prefixes: dict[int, tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = {}
+
+    # ----- the loop -----
+    def run(self, queue: list[_Row], finished: Callable[[_Row], None]) -> None:
+        queue = list(queue)
+        self.queued = {}
+        for r in queue:
+            self.queued[r.prompt_idx] = self.queued.get(r.prompt_idx, 0) + 1
+        self._start(queue)
+        max_steps = self.params.max_new_tokens
+        while True:
+            live = [i for i, r in enumerate(self.slots) if r is not None]
+            if not live:
+                if not queue:
+                    return
+                self._start(queue)
                 continue
-            if stop:
-                cut = _finish_text(tokenizer, r.sample, eos, stop)
-                if cut is not None:
-                    r.sample.text, r.sample.finish_reason = cut, "stop"
-                    continue
-            if step == params.max_new_tokens - 1:
-                r.sample.finish_reason = "length"
-                _finish_text(tokenizer, r.sample, eos, ())
+            n_free = self.batch_size - len(live)
+            if queue and n_free > 0:
+                self._admit(queue, n_free)
+                live = [i for i, r in enumerate(self.slots) if r is not None]
+            idx = torch.tensor(live, dtype=torch.long, device=self.device)
+            rows = [self.slots[i] for i in live]
+            toks = next_tokens(
+                self.logits.index_select(0, idx)[:, : self.vocab],
+                self.params,
+                None if self.seen is None else self.seen.index_select(0, idx),
+                [r.generator for r in rows],
+            )
+            step_ids = torch.full((len(self.slots),), self.pad_id, dtype=torch.long, device=self.device)
+            step_ids[idx] = toks
+            if self.seen is not None:
+                self.seen[idx, toks] = True
+            for i, r, t in zip(live, rows, toks.tolist()):
+                if self._append(r, t, max_steps):
+                    self.slots[i] = None
+                    finished(r)
+            live = [i for i, r in enumerate(self.slots) if r is not None]
+            if not live:
                 continue
-            keep.append(i)
-        if not keep:
-            break
-        if seen is not None:
-            seen[torch.arange(n, device=device), toks] = True
-        if len(keep) != n:
-            kept = keep + [keep[-1]] * (_round_up(len(keep)) - len(keep))
-            idx = torch.tensor(kept, dtype=torch.long, device=device)
-            cache.batch_select_indices(idx)
-            attn, next_pos = attn.index_select(0, idx), next_pos.index_select(0, idx)
-            if seen is not None:
-                seen = seen.index_select(0, idx)
-            active = [active[i] for i in keep]
-        else:
-            kept = list(range(n)) + [n - 1] * (attn.shape[0] - n)
-        step_ids = toks.index_select(0, torch.tensor(kept, dtype=torch.long, device=device))
-        attn = torch.cat([attn, torch.ones((attn.shape[0], 1), dtype=attn.dtype, device=device)], dim=1)
-        res = model(
-            input_ids=step_ids.unsqueeze(-1),
-            attention_mask=attn,
-            position_ids=next_pos.unsqueeze(-1),
-            cache=cache,
-            use_cache=True,
-        )
-        cache = res.cache
-        logits = res.logits[:, -1, :]
-        next_pos = next_pos + 1
-    return generated
+            if not queue and _round_up(len(live)) < len(self.slots):
+                step_ids = self._compact(live, step_ids)
+            self._step(step_ids)
+
+    def _append(self, r: _Row, t: int, max_steps: int) -> bool:
+        """Add token ``t`` to the row's sample; return True if the sample is finished."""
+        s = r.sample
+        s.token_ids.append(t)
+        if t in self.eos:
+            s.finish_reason = "eos"
+            _finish_text(self.tokenizer, s, self.eos, ())
+            return True
+        if self.stop:
+            cut = _finish_text(self.tokenizer, s, self.eos, self.stop)
+            if cut is not None:
+                s.text, s.finish_reason = cut, "stop"
+                return True
+        if len(s.token_ids) >= max_steps:
+            s.finish_reason = "length"
+            _finish_text(self.tokenizer, s, self.eos, ())
+            return True
+        return False
+
+    # ----- prefill -----
+    def _prefill(self, prompt_ids: list[int]) -> None:
+        """Run the prompts not yet prefilled through the model; keep their KV and last logits."""
+        todo = [p for p in dict.fromkeys(prompt_ids) if p not in self.prefixes]
+        if not todo:
+            return
+        from goodbadgreedy.generation.cache import PreallocatedCache
+
+        lengths = [len(self.prompts[p]) for p in todo]
+        width = _round_up(max(lengths))
+        ids = torch.full((len(todo), width), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(todo), width), dtype=torch.long)
+        for i, p in enumerate(todo):
+            ids[i, width - lengths[i] :] = torch.tensor(list(self.prompts[p]), dtype=torch.long)
+            attn[i, width - lengths[i] :] = 1
+        ids, attn = ids.to(self.device), attn.to(self.device)
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        cache = PreallocatedCache(self.n_layers, width)
+        # the lm_head sees len(todo) * ROW_BLOCK rows: whole blocks
+        res = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True,
+                         logits_to_keep=ROW_BLOCK)
+        for i, p in enumerate(todo):
+            kv = [(layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :]) for layer in res.cache.layers]
+            self.prefixes[p] = (kv, res.logits[i, -1, :])
+
+    def _take(self, queue: list[_Row], n: int) -> list[_Row]:
+        taken, queue[:] = queue[:n], queue[n:]
+        return taken
+
+    def _start(self, queue: list[_Row]) -> None:
+        """Open a fresh batch: slots for the first rows of the queue, a timeline as wide as the
+        longest prompt (rounded up to whole blocks), room for max_new_tokens more columns."""
+        from goodbadgreedy.generation.cache import PreallocatedCache
+
+        taken = self._take(queue, self.batch_size)
+        B = _round_up(len(taken))
+        width = _round_up(max(len(self.prompts[r.prompt_idx]) for r in taken))
+        self.cache = PreallocatedCache(self.n_layers, width + 2 * self.params.max_new_tokens)
+        self.length = width
+        self.slots = [None] * B
+        self.attn = torch.zeros((B, width), dtype=torch.long, device=self.device)
+        self.next_pos = torch.zeros((B,), dtype=torch.long, device=self.device)
+        self.logits = None
+        self.seen = None
+        if self.params.repetition_penalty != 1.0:
+            self.seen = torch.zeros((B, self.vocab), dtype=torch.bool, device=self.device)
+        self._prefill([r.prompt_idx for r in taken])
+        kv, _ = self.prefixes[taken[0].prompt_idx]
+        dtype = kv[0][0].dtype
+        heads, dim = kv[0][0].shape[0], kv[0][0].shape[-1]
+        for layer in self.cache.layers:
+            layer.lazy_initialization(torch.empty((B, heads, 0, dim), dtype=dtype, device=self.device),
+                                      torch.empty((B, heads, 0, dim), dtype=dtype, device=self.device))
+            layer.length = width
+            layer.keys, layer.values = layer._k[:, :, :width], layer._v[:, :, :width]
+        self.logits = torch.empty((B, self.prefixes[taken[0].prompt_idx][1].shape[-1]),
+                                  dtype=self.prefixes[taken[0].prompt_idx][1].dtype, device=self.device)
+        # never-used slots become copies of the first row (finite values: ghost rows are computed)
+        for i in range(len(taken), B):
+            self._place(i, taken[0], ghost=True)
+        for i, r in enumerate(taken):
+            self._place(i, r)
+
+    def _admit(self, queue: list[_Row], n: int) -> None:
+        taken = self._take(queue, n)
+        self._prefill([r.prompt_idx for r in taken])
+        free = [i for i, r in enumerate(self.slots) if r is None]
+        for i, r in zip(free, taken):
+            self._place(i, r)
+
+    def _place(self, slot: int, r: _Row, ghost: bool = False) -> None:
+        """Put row ``r`` (its prompt prefilled) in ``slot``, right-aligned at the current column."""
+        kv, logits = self.prefixes[r.prompt_idx]
+        n = kv[0][0].shape[1]
+        if n > self.length:  # cannot happen with longest-first order; kept as a guard
+            raise RuntimeError(f"prompt of {n} tokens admitted into a timeline of {self.length}")
+        lo = self.length - n
+        for layer, (k, v) in zip(self.cache.layers, kv):
+            layer._k[slot, :, lo : self.length] = k
+            layer._v[slot, :, lo : self.length] = v
+        self.attn[slot].zero_()
+        self.attn[slot, lo:] = 1
+        self.next_pos[slot] = n
+        self.logits[slot] = logits
+        if self.seen is not None:
+            self.seen[slot].zero_()
+            self.seen[slot, torch.tensor(list(self.prompts[r.prompt_idx]), dtype=torch.long, device=self.device)] = True
+        if ghost:
+            return
+        self.slots[slot] = r
+        self.queued[r.prompt_idx] -= 1
+        if self.queued[r.prompt_idx] == 0:
+            del self.prefixes[r.prompt_idx]
+
+    # ----- decoding -----
+    def _compact(self, live: list[int], step_ids: torch.Tensor) -> torch.Tensor:
+        """Drop free slots down to whole blocks (live rows keep their order; the last live row is
+        repeated as ghost rows to fill the last block)."""
+        kept = live + [live[-1]] * (_round_up(len(live)) - len(live))
+        idx = torch.tensor(kept, dtype=torch.long, device=self.device)
+        self.cache.batch_select_indices(idx)
+        self.attn, self.next_pos = self.attn.index_select(0, idx), self.next_pos.index_select(0, idx)
+        if self.seen is not None:
+            self.seen = self.seen.index_select(0, idx)
+        self.slots = [self.slots[i] for i in live] + [None] * (len(kept) - len(live))
+        return step_ids.index_select(0, idx)
+
+    def _make_room(self) -> None:
+        """Before a step on a full timeline: drop the leading columns that no live row attends
+        to (shift the cache left), or grow the cache when every column is still in use."""
+        layer0 = self.cache.layers[0]
+        if self.length < layer0.capacity:
+            return
+        live = torch.tensor([i for i, r in enumerate(self.slots) if r is not None], dtype=torch.long, device=self.device)
+        first = int(self.attn.index_select(0, live).to(torch.int8).argmax(dim=-1).min())
+        keep = self.length - first
+        grow = max(0, keep + self.params.max_new_tokens - layer0.capacity)
+        for layer in self.cache.layers:
+            k, v = layer._k[:, :, first : self.length].clone(), layer._v[:, :, first : self.length].clone()
+            if grow:
+                layer.capacity += grow
+                layer._k = layer._k.new_empty((k.shape[0], k.shape[1], layer.capacity, k.shape[3]))
+                layer._v = layer._v.new_empty((v.shape[0], v.shape[1], layer.capacity, v.shape[3]))
+            layer._k[:, :, :keep], layer._v[:, :, :keep] = k, v
+            layer.length = keep
+            layer.keys, layer.values = layer._k[:, :, :keep], layer._v[:, :, :keep]
+        self.attn = self.attn[:, first:].contiguous()
+        self.length = keep
+
+    def _step(self, step_ids: torch.Tensor) -> None:
+        """One decoding step for every slot (free slots included, as ghost rows)."""
+        self._make_room()
+        B = len(self.slots)
+        self.attn = torch.cat([self.attn, torch.ones((B, 1), dtype=self.attn.dtype, device=self.device)], dim=1)
+        res = self.model(input_ids=step_ids.unsqueeze(-1), attention_mask=self.attn,
+                         position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True)
+        self.cache = res.cache
+        self.length += 1
+        self.logits = res.logits[:, -1, :]
+        self.next_pos = self.next_pos + 1
