@@ -15,6 +15,7 @@ import pytest
 
 from goodbadgreedy.data import download, select_items
 from goodbadgreedy.generation import engine
+from goodbadgreedy.generation.backends import HFBackend
 from goodbadgreedy.generation.run import generate_table
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
@@ -27,10 +28,11 @@ def items():
 
 
 def _run(items, tokenizer, model, cache_dir, n, **kw):
+    backend = HFBackend(model, tokenizer, model_sha="x", dtype="float32", batch_size=kw.get("batch_size", 8))
     return generate_table(
-        items, benchmark="gsm8k", options={"n_shot": 0}, model_name="tiny", tokenizer=tokenizer, model=model,
-        model_sha="x", dtype="float32", config_name="sample", decoding=DECODING, n_samples=n,
-        max_new_tokens=8, seed=1, batch_size=kw.get("batch_size", 8), cache_dir=cache_dir, progress=False,
+        items, benchmark="gsm8k", options={"n_shot": 0}, model_name="tiny", backend=backend,
+        config_name="sample", decoding=DECODING, n_samples=n,
+        max_new_tokens=8, seed=1, cache_dir=cache_dir, progress=False,
     )
 
 
@@ -42,7 +44,7 @@ def test_raising_n_generates_only_the_new_samples(items, tokenizer, tiny_model, 
         calls.append(sum(len(s) for s in seeds))
         return real(model, tok, prompts, seeds, params, **kw)
 
-    monkeypatch.setattr("goodbadgreedy.generation.run.generate", spy)
+    monkeypatch.setattr(engine, "generate", spy)
     four = _run(items, tokenizer, tiny_model, tmp_path, 4)
     eight = _run(items, tokenizer, tiny_model, tmp_path, 8)
     two = _run(items, tokenizer, tiny_model, tmp_path, 2)
@@ -67,14 +69,16 @@ import sys, torch
 from pathlib import Path
 import polars as pl
 from transformers import AutoTokenizer
+from goodbadgreedy.generation.backends import HFBackend
 from goodbadgreedy.generation.model import load_model
 from goodbadgreedy.generation.run import generate_table
 folder, items_path, cache_dir, out = sys.argv[1:5]
 tok, model = load_model(folder)
+backend = HFBackend(model, tok, model_sha="x", dtype="float32", batch_size=4)
 df = generate_table(pl.read_parquet(items_path), benchmark="gsm8k", options={"n_shot": 0}, model_name="tiny",
-    tokenizer=tok, model=model, model_sha="x", dtype="float32", config_name="sample",
+    backend=backend, config_name="sample",
     decoding={"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0},
-    n_samples=4, max_new_tokens=24, seed=1, batch_size=4, cache_dir=cache_dir, progress=False)
+    n_samples=4, max_new_tokens=24, seed=1, cache_dir=cache_dir, progress=False)
 df.write_parquet(out)
 """
 

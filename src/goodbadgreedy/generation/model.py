@@ -12,7 +12,9 @@ Three sources are supported (``models.<name>.source`` in params.yaml):
   with a :class:`~goodbadgreedy.errors.ModelLoadError` rather than hanging on retries.
 
 Every prepared model gets a manifest (``manifest.json``) with the path to load from and the
-sha256 of the source weights, for lineage.
+sha256 of the source weights, for lineage. A model served over HTTP (``backend: openai``) has no
+local weights: its manifest records ``source: openai:<model>@<base_url>``, an empty
+``load_path`` and no sha256, and nothing is downloaded or converted.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ def packaged_gguf_path(package: str, gguf_file: str) -> Path:
 
 @dataclass(frozen=True)
 class PreparedModel:
-    """What the prepare stage records: where to load from and what the weights were."""
+    """What the prepare stage records: where to load from and what the weights were.
+
+    ``load_path`` is empty and ``source_sha256`` None for a model served over HTTP (``openai``).
+    """
 
     name: str
     load_path: str
@@ -143,14 +148,18 @@ def prepare_model(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[st
         name: the model's key in ``params.yaml: models``.
         spec: that entry: ``source`` (``packaged`` | ``hf``) and, for ``packaged``, ``package`` and
             ``gguf_file``; for ``hf``, ``id`` (hub id or local folder) and optional ``revision``.
+            With ``backend: openai`` only ``openai.base_url`` and ``openai.model`` are read.
         out_dir: folder for the converted weights (packaged) and the manifest.
 
     Raises:
         ModelLoadError: as :func:`packaged_gguf_path`, :func:`_resolve_hf`, :func:`convert_gguf`.
     """
     out = Path(out_dir)
-    source = spec["source"]
-    if source == "packaged":
+    source = spec.get("source")
+    if spec.get("backend") == "openai":
+        served = spec.get("openai") or {}
+        prepared = PreparedModel(name, "", f"openai:{served.get('model')}@{served.get('base_url')}", None)
+    elif source == "packaged":
         gguf = packaged_gguf_path(spec["package"], spec["gguf_file"])
         digest = sha256_file(gguf)
         weights = out / "hf"
@@ -166,7 +175,7 @@ def prepare_model(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[st
     record = dict(prepared.__dict__)
     # a folder inside out_dir is recorded relative to the manifest, so that the manifest's bytes
     # (and the DVC hash of models/<name>) do not depend on where the repository lives
-    if Path(prepared.load_path).is_relative_to(out.resolve()):
+    if prepared.load_path and Path(prepared.load_path).is_relative_to(out.resolve()):
         record["load_path"] = str(Path(prepared.load_path).relative_to(out.resolve()))
     write_json(record, out / "manifest.json")
     return prepared
@@ -180,7 +189,7 @@ def read_manifest(path: str | os.PathLike[str]) -> PreparedModel:
     """
     try:
         data = json.loads(Path(path).read_text())
-        if not Path(data["load_path"]).is_absolute():  # recorded relative to the manifest
+        if data["load_path"] and not Path(data["load_path"]).is_absolute():  # relative to the manifest
             data["load_path"] = str((Path(path).parent / data["load_path"]).resolve())
         return PreparedModel(**data)
     except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -51,7 +51,8 @@ What comes back is checked (a server's silence is not trusted)
 
     ``Sample.token_ids`` stays empty (a remote server does not return token ids);
     ``Sample.completion_tokens`` is ``usage.completion_tokens``, or None when the server does not
-    report it (then ``Sample.n_tokens`` is 0: the length is unknown, not zero).
+    report it (then ``Sample.n_tokens`` is 0: the length is unknown, not zero). Samples are
+    :class:`ServedSample` objects, whose ``prompt_tokens`` is ``usage.prompt_tokens`` (or None).
 
 Prompts
     ``endpoint="chat"`` takes :class:`~goodbadgreedy.benchmarks.base.Prompt` objects and sends
@@ -79,6 +80,7 @@ import random
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Sequence
 
 import httpx2
@@ -104,6 +106,18 @@ _PATHS = {"chat": "/chat/completions", "completions": "/completions"}
 
 class _Cancelled(Exception):
     """Another request failed; this one stops retrying."""
+
+
+@dataclass
+class ServedSample(Sample):
+    """A :class:`Sample` from a server.
+
+    Attributes:
+        prompt_tokens: the prompt length the server reported (``usage.prompt_tokens``), None when
+            it reported none.
+    """
+
+    prompt_tokens: int | None = None
 
 
 class OpenAIBackend:
@@ -323,6 +337,9 @@ class OpenAIBackend:
             raise BackendError(f"{where}: finish_reason {finish!r} is not 'stop' or 'length'")
         usage = data.get("usage")
         n_tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        n_prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        if n_prompt is not None and (isinstance(n_prompt, bool) or not isinstance(n_prompt, int) or n_prompt < 0):
+            raise BackendError(f"{where}: usage.prompt_tokens={n_prompt!r} is not a count")
         if n_tokens is not None:
             if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 0:
                 raise BackendError(f"{where}: usage.completion_tokens={n_tokens!r} is not a count")
@@ -336,7 +353,8 @@ class OpenAIBackend:
             reason = "stop"
         else:
             reason = "length" if finish == "length" else "eos"
-        return Sample(token_ids=[], text=cut, finish_reason=reason, completion_tokens=n_tokens)
+        return ServedSample(token_ids=[], text=cut, finish_reason=reason, completion_tokens=n_tokens,
+                            prompt_tokens=n_prompt)
 
     # ----- the engine contract -----
 

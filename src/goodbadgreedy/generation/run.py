@@ -1,10 +1,13 @@
 """The generate stage: items x decoding config -> one row per (item, sample).
 
-Finished samples are appended to a sample cache (one JSON line per sample, fsynced after each
-prompt) keyed by everything that determines a sample's text: the rendered prompt (its sha256),
-the decoding parameters, ``max_new_tokens``, the global seed, the model weights' sha256 and
-dtype. Because a sample's text does not depend on N or on its batch (see ``engine``), a cached
-sample is exactly what a fresh run would produce, so:
+Generation goes through a backend (:mod:`goodbadgreedy.generation.backends`: ``hf``, ``vllm``,
+``openai``). Finished samples are appended to a sample cache (one JSON line per sample, fsynced
+after each prompt) keyed by everything that determines a sample's text: the prompt as the backend
+sends it (its sha256), the decoding parameters, ``max_new_tokens``, the global seed and the
+backend's identity (``hf``: the model weights' sha256, dtype and device type;
+``vllm``: weights, dtype, vLLM version, tensor-parallel size; ``openai``: server URL and served
+model name). Because a sample's text does not depend on N or on its batch (see ``engine``), a
+cached sample is exactly what a fresh run would produce, so:
 
 * an interrupted run (even ``kill -9``) resumes without redoing finished samples: a torn last
   line is ignored;
@@ -23,30 +26,23 @@ from typing import Any, Mapping
 import polars as pl
 
 from goodbadgreedy import benchmarks, tables
-from goodbadgreedy.errors import DataError
-from goodbadgreedy.generation.engine import SamplingParams, generate
+from goodbadgreedy.errors import BackendError, DataError
+from goodbadgreedy.generation.backends import Backend, render_prompt
+from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ENGINE_VERSION", "SampleCache", "cache_key", "generate_table", "render_prompt", "sha256_text"]
+
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
-ENGINE_VERSION = 1
+#: 2: attention on one thread, grouped by key span (last bits of the logits changed).
+ENGINE_VERSION = 2
 
 
 def sha256_text(text: str) -> str:
     """Hex sha256 of a UTF-8 string."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def render_prompt(tokenizer, prompt) -> str:
-    """Apply the tokenizer's chat template to a :class:`~goodbadgreedy.benchmarks.base.Prompt`.
-
-    Returns:
-        The prompt text: the templated conversation with the generation prompt for the assistant
-        turn, followed by ``prompt.assistant_prefix``. Tokenize it without adding special tokens.
-    """
-    text = tokenizer.apply_chat_template(list(prompt.messages), add_generation_prompt=True, tokenize=False)
-    return text + prompt.assistant_prefix
 
 
 class SampleCache:
@@ -92,20 +88,27 @@ class SampleCache:
 
 
 def cache_key(
-    *, decoding: Mapping[str, Any], max_new_tokens: int, seed: int, model_sha: str | None, dtype: str
+    *, decoding: Mapping[str, Any], max_new_tokens: int, seed: int, identity: Mapping[str, Any]
 ) -> str:
-    """First 16 hex digits of the sha256 of what, besides the prompt, determines a sample."""
-    blob = json.dumps(
-        {
-            "decoding": dict(decoding),
-            "max_new_tokens": max_new_tokens,
-            "seed": seed,
-            "model_sha": model_sha,
-            "dtype": dtype,
-            "engine": ENGINE_VERSION,
-        },
-        sort_keys=True,
-    )
+    """First 16 hex digits of the sha256 of what, besides the prompt, determines a sample.
+
+    Args:
+        decoding: the decoding config's entry in params.yaml.
+        max_new_tokens: generation budget per sample.
+        seed: global seed.
+        identity: the backend's :meth:`~goodbadgreedy.generation.backends.Backend.cache_identity`;
+            its keys are merged into the hashed object (for ``hf``: ``model_sha``, ``dtype``,
+            ``device``).
+
+    Raises:
+        ValueError: ``identity`` uses a reserved key (``decoding``, ``max_new_tokens``, ``seed``,
+            ``engine``).
+    """
+    blob_obj = {"decoding": dict(decoding), "max_new_tokens": max_new_tokens, "seed": seed, "engine": ENGINE_VERSION}
+    clash = sorted(set(identity) & set(blob_obj))
+    if clash:
+        raise ValueError(f"backend cache identity may not set {clash}")
+    blob = json.dumps({**blob_obj, **dict(identity)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -115,16 +118,12 @@ def generate_table(
     benchmark: str,
     options: Mapping[str, Any],
     model_name: str,
-    tokenizer,
-    model,
-    model_sha: str | None,
-    dtype: str,
+    backend: Backend,
     config_name: str,
     decoding: Mapping[str, Any],
     n_samples: int,
     max_new_tokens: int,
     seed: int,
-    batch_size: int,
     cache_dir: str | os.PathLike[str],
     progress: bool = True,
 ) -> pl.DataFrame:
@@ -134,37 +133,43 @@ def generate_table(
         items: the selected items (``tables.BENCHMARK_SCHEMA``).
         benchmark, options: registry name and its ``benchmark_options``.
         model_name: the model's key in params.yaml (enters the seeds and the table).
-        tokenizer, model: as returned by :func:`goodbadgreedy.generation.model.load_model`.
-        model_sha: sha256 of the model's source weights (cache key; None disables nothing).
-        dtype: the model's dtype name (cache key).
+        backend: a :class:`~goodbadgreedy.generation.backends.Backend` (built by
+            :func:`~goodbadgreedy.generation.backends.build_backend`); its ``cache_identity()``
+            enters the cache key.
         config_name, decoding: the decoding config's key and entry in params.yaml.
         n_samples: samples per item for a sampling config (ignored for greedy decoding).
         max_new_tokens: generation budget per sample.
         seed: global seed.
-        batch_size: rows decoded together.
         cache_dir: root of the sample cache.
+        progress: show the backend's progress bar.
 
     Returns:
-        A frame with ``tables.GENERATION_SCHEMA``, sorted by (item_id, sample_idx).
+        A frame with ``tables.GENERATION_SCHEMA`` (one row per item x sample), sorted by
+        (item_id, sample_idx). ``prompt`` is :attr:`PreparedPrompt.text`; ``prompt_tokens`` the
+        server's ``usage.prompt_tokens`` for remote backends, else the local count.
 
     Raises:
         ConfigError: invalid decoding parameters (naming the parameter).
         DataError: ``items`` is empty.
+        BackendError: the backend failed, or a remote server reported no prompt length and none
+            is known locally (item named).
     """
     if items.height == 0:
         raise DataError(f"benchmark {benchmark!r}: no items selected")
     params = SamplingParams(max_new_tokens=max_new_tokens, **dict(decoding))
     n = n_samples if decoding.get("do_sample") else 1
     module = benchmarks.get(benchmark)
-    key = cache_key(decoding=decoding, max_new_tokens=max_new_tokens, seed=seed, model_sha=model_sha, dtype=dtype)
+    key = cache_key(decoding=decoding, max_new_tokens=max_new_tokens, seed=seed, identity=backend.cache_identity())
     cache = SampleCache(Path(cache_dir) / model_name / benchmark / f"{config_name}-{key}.jsonl")
     cached = cache.load()
 
     rows = items.to_dicts()
-    prompts_text, stops, todo = [], [], {}
+    prepared, prompts_text, stops, todo = [], [], [], {}
     for r in rows:
         prompt = module.build_prompt(r, dict(options))
-        text = render_prompt(tokenizer, prompt)
+        prep = backend.prepare(prompt)
+        text = prep.text
+        prepared.append(prep)
         prompts_text.append(text)
         stops.append(prompt.stop)
         sha = sha256_text(text)
@@ -183,24 +188,33 @@ def generate_table(
         len(rows) * n - sum(len(v) for v in todo.values()), sum(len(v) for v in todo.values()),
     )
     for stop, idxs in by_stop.items():
-        ids = [tokenizer(prompts_text[i], add_special_tokens=False)["input_ids"] for i in idxs]
+        payloads = [prepared[i].payload for i in idxs]
         seeds = [
             [None if params.greedy else derive_seed(seed, model_name, benchmark, rows[i]["item_id"], config_name, j)
              for j in todo[rows[i]["item_id"]]]
             for i in idxs
         ]
 
-        def persist(k: int, samples, idxs=idxs, ids=ids, seeds=seeds) -> None:
+        def persist(k: int, samples, idxs=idxs, seeds=seeds) -> None:
             i = idxs[k]
             item_id = rows[i]["item_id"]
             recs = []
             for j, s, sd in zip(todo[item_id], samples, seeds[k]):
+                n_prompt = getattr(s, "prompt_tokens", None)  # a server's usage report comes first
+                if n_prompt is None:
+                    n_prompt = prepared[i].n_tokens
+                if n_prompt is None:
+                    raise BackendError(
+                        f"{model_name}/{benchmark}/{config_name}: item {item_id!r}, sample {j}: the "
+                        f"{backend.name} backend reported no usage.prompt_tokens and no local tokenizer "
+                        f"is configured to count them"
+                    )
                 rec = {
                     "item_id": item_id,
                     "sample_idx": j,
                     "seed": sd,
                     "prompt_sha256": sha256_text(prompts_text[i]),
-                    "prompt_tokens": len(ids[k]),
+                    "prompt_tokens": n_prompt,
                     "response": s.text,
                     "response_tokens": s.n_tokens,
                     "finish_reason": s.finish_reason,
@@ -209,8 +223,7 @@ def generate_table(
                 recs.append(rec)
             cache.append(recs)
 
-        generate(model, tokenizer, ids, seeds, params, stop=stop, batch_size=batch_size,
-                 on_prompt_done=persist, progress=progress)
+        backend.generate(payloads, seeds, params, stop=stop, on_prompt_done=persist, progress=progress)
 
     out = []
     for i, r in enumerate(rows):

@@ -1,0 +1,268 @@
+"""The ``vllm`` backend: generation with vLLM's offline engine (``vllm.LLM``) on CUDA GPUs.
+
+vLLM is an optional extra (``pip install -e .[vllm]``); it is imported only when a
+:class:`VLLMBackend` is built, so everything else (and the pure mapping functions below) works
+without it.
+
+Prompts are token ids (``vllm.inputs.TokensPrompt``) rendered and tokenized here with the model's
+own transformers tokenizer, exactly as for the ``hf`` backend, so both backends see the same
+prompt tokens. Every sample is its own request with its own ``SamplingParams(seed=...)`` (vLLM's
+per-request seed), so sample j's text does not depend on N.
+
+Decoding parameters (:class:`~goodbadgreedy.generation.params.SamplingParams` ->
+``vllm.SamplingParams``, :func:`sampling_kwargs`)
+
+    ====================  =====================================================================
+    ours                  vLLM
+    ====================  =====================================================================
+    greedy                ``temperature=0`` (vLLM's greedy), ``top_p=1``, ``top_k=-1``, no seed
+    sampling              ``temperature``, ``top_p``, ``top_k`` (0 -> -1: off), ``seed``
+    repetition_penalty    ``repetition_penalty`` (same rule as HF: Keskar et al. 2019, prompt
+                          tokens included)
+    max_new_tokens        ``max_tokens``
+    stop                  ``stop`` (the text is cut before the stop string, which is dropped)
+    ====================  =====================================================================
+
+    ``top_k=-1`` means "off" in every vLLM release (recent ones also accept 0). vLLM treats a
+    temperature below about 1e-5 as greedy, and raises one below 0.01 to 0.01.
+
+What comes back: ``CompletionOutput.token_ids`` (EOS, or the token completing a stop string,
+included: the same count as the ``hf`` engine), ``text`` (special tokens skipped), and
+``finish_reason`` ``length`` or ``stop`` with ``stop_reason`` None (EOS), a stop string, or a stop
+token id (:func:`finish_of`).
+
+Honest limits: vLLM's kernels are not batch invariant by default, so a sample's logits, and on a
+near-tie its text, can depend on which requests run with it. Cached samples stay valid samples of
+the model but a re-run may not reproduce them bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+from goodbadgreedy.benchmarks.base import truncate_at_stop
+from goodbadgreedy.errors import BackendError, ConfigError
+from goodbadgreedy.generation.backends import PreparedPrompt, templated
+from goodbadgreedy.generation.params import SamplingParams
+
+log = logging.getLogger(__name__)
+
+#: The install hint of every "vllm missing" error.
+INSTALL_HINT = "install the optional extra on a CUDA machine: pip install -e '.[vllm]'"
+
+
+def import_vllm():
+    """Import and return the ``vllm`` module.
+
+    Raises:
+        BackendError: vLLM is not installed (the message says how to install the extra).
+    """
+    try:
+        import vllm
+    except ImportError as exc:
+        raise BackendError(f"backend 'vllm' needs the vllm package, which is not installed ({exc}); {INSTALL_HINT}") from exc
+    return vllm
+
+
+def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str] = ()) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.SamplingParams`` for one sample (the table in the module docstring).
+
+    A pure function, testable without vLLM.
+
+    Args:
+        params: our decoding parameters.
+        seed: the sample's seed; required when sampling, ignored (not sent) for greedy decoding.
+        stop: stop strings.
+
+    Returns:
+        ``n``, ``temperature``, ``top_p``, ``top_k``, ``repetition_penalty``, ``max_tokens``,
+        ``stop``, ``seed``, ``skip_special_tokens``, ``include_stop_str_in_output``.
+
+    Raises:
+        ConfigError: a sampling config got a None seed.
+    """
+    if params.greedy:
+        temperature, top_p, top_k, seed = 0.0, 1.0, -1, None
+    else:
+        if seed is None:
+            raise ConfigError("sampling needs a seed for every sample (vllm backend)")
+        temperature, top_p = float(params.temperature), float(params.top_p)
+        top_k = int(params.top_k) if params.top_k > 0 else -1
+        seed = int(seed)
+    return {
+        "n": 1,
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "repetition_penalty": float(params.repetition_penalty),
+        "max_tokens": int(params.max_new_tokens),
+        "stop": list(stop),
+        "seed": seed,
+        "skip_special_tokens": True,
+        "include_stop_str_in_output": False,
+    }
+
+
+def finish_of(finish_reason: str | None, stop_reason: Any, text: str, stop: Sequence[str]) -> tuple[str, str]:
+    """Map one vLLM ``CompletionOutput`` to (text cut at the first stop string, our finish reason).
+
+    Args:
+        finish_reason: vLLM's ``finish_reason`` (``stop`` | ``length`` | ``abort`` | None).
+        stop_reason: vLLM's ``stop_reason``: None (EOS), the stop string hit, or a stop token id.
+        text: the decoded text.
+        stop: the stop strings of the request.
+
+    Returns:
+        ``(text, reason)`` with reason ``stop`` (a stop string was hit), ``eos`` or ``length``.
+
+    Raises:
+        BackendError: the request did not finish (``abort`` or None).
+    """
+    cut = truncate_at_stop(text, stop)
+    if finish_reason == "length":
+        return cut, ("stop" if cut != text else "length")
+    if finish_reason != "stop":
+        raise BackendError(f"vllm: request finished with {finish_reason!r} (not 'stop' or 'length')")
+    if cut != text or (isinstance(stop_reason, str) and stop_reason in stop):
+        return cut, "stop"
+    return cut, "eos"
+
+
+class VLLMBackend:
+    """Generate with ``vllm.LLM`` from a prepared model folder (see the module docstring).
+
+    Args:
+        load_path: the prepared transformers folder (``PreparedModel.load_path``).
+        dtype: ``float32`` | ``bfloat16`` | ``float16`` (float32 needs a vLLM release and attention
+            backend that support it).
+        model_sha: sha256 of the source weights (cache identity).
+        gpu_memory_utilization: share of GPU memory vLLM may take, in (0, 1].
+        tensor_parallel_size: GPUs per model.
+        max_model_len: context length; None: the model's own.
+        chunk_requests: most requests per ``LLM.generate`` call; finished prompts are reported
+            (and cached) after each call.
+        llm: an already built ``vllm.LLM`` (tests); None builds one.
+        tokenizer: the transformers tokenizer that renders and tokenizes prompts; None loads it
+            from ``load_path``.
+
+    Raises:
+        BackendError: vLLM is not installed or the engine cannot be built.
+    """
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        load_path: str,
+        *,
+        dtype: str = "float32",
+        model_sha: str | None = None,
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+        max_model_len: int | None = None,
+        chunk_requests: int = 1024,
+        llm: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
+        self._vllm = import_vllm()
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(load_path)
+        self.tokenizer = tokenizer
+        self.load_path, self.dtype, self.model_sha = load_path, dtype, model_sha
+        self.tensor_parallel_size = tensor_parallel_size
+        self.chunk_requests = max(1, int(chunk_requests))
+        if llm is None:
+            kwargs: dict[str, Any] = dict(
+                model=load_path, tokenizer=load_path, dtype=dtype, seed=0,
+                gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
+            )
+            if max_model_len is not None:
+                kwargs["max_model_len"] = max_model_len
+            try:
+                llm = self._vllm.LLM(**kwargs)
+            except Exception as exc:
+                raise BackendError(f"vllm: cannot start the engine for {load_path} ({type(exc).__name__}: {exc})") from exc
+        self.llm = llm
+
+    def prepare(self, prompt) -> PreparedPrompt:
+        """The chat-templated prompt and its token ids (as for the ``hf`` backend)."""
+        return templated(self.tokenizer, prompt)
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What besides prompt and decoding determines a sample: weights, dtype, vLLM version, TP size."""
+        return {
+            "backend": "vllm",
+            "model_sha": self.model_sha,
+            "dtype": self.dtype,
+            "vllm": getattr(self._vllm, "__version__", "unknown"),
+            "tensor_parallel_size": self.tensor_parallel_size,
+        }
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        seeds: Sequence[Sequence[int | None]],
+        params: SamplingParams,
+        *,
+        stop: Sequence[str] = (),
+        on_prompt_done: Callable[[int, list], None] | None = None,
+        progress: bool = True,
+    ) -> list[list]:
+        """Generate ``len(seeds[i])`` samples for every prompt ``i`` (token ids), one request each.
+
+        Same contract as :func:`goodbadgreedy.generation.engine.generate`. Requests go to
+        ``LLM.generate`` in chunks of at most ``chunk_requests`` (whole prompts); the prompts of a
+        chunk are reported through ``on_prompt_done`` when it returns.
+
+        Returns:
+            ``out[i][j]``: sample j of prompt i (:class:`~goodbadgreedy.generation.engine.Sample`).
+
+        Raises:
+            ConfigError: a sampling config got a None seed (prompt and sample named).
+            BackendError: a request did not finish (aborted).
+            ValueError: ``prompts`` and ``seeds`` differ in length.
+        """
+        from vllm.inputs import TokensPrompt
+
+        from goodbadgreedy.generation.engine import Sample
+
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
+        stop = tuple(stop)
+        out: list[list] = [[None] * len(s) for s in seeds]
+        chunks: list[list[int]] = [[]]
+        size = 0
+        for i, s in enumerate(seeds):
+            if chunks[-1] and size + len(s) > self.chunk_requests:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(i)
+            size += len(s)
+        for chunk in chunks:
+            reqs, sps, keys = [], [], []
+            for i in chunk:
+                for j, seed in enumerate(seeds[i]):
+                    try:
+                        kw = sampling_kwargs(params, seed, stop)
+                    except ConfigError:
+                        raise ConfigError(f"sampling needs a seed for every sample (prompt {i}, sample {j})") from None
+                    reqs.append(TokensPrompt(prompt_token_ids=list(prompts[i])))
+                    sps.append(self._vllm.SamplingParams(**kw))
+                    keys.append((i, j))
+            if not reqs:
+                continue
+            results = self.llm.generate(reqs, sampling_params=sps, use_tqdm=progress)
+            for (i, j), res in zip(keys, results, strict=True):
+                comp = res.outputs[0]
+                try:
+                    text, reason = finish_of(comp.finish_reason, comp.stop_reason, comp.text, stop)
+                except BackendError as exc:
+                    raise BackendError(f"prompt {i}, sample {j}: {exc}") from None
+                out[i][j] = Sample(token_ids=list(comp.token_ids), text=text, finish_reason=reason)
+            if on_prompt_done is not None:
+                for i in chunk:
+                    on_prompt_done(i, out[i])
+        return out
