@@ -1,0 +1,38 @@
+rule score:
+    """One scorer's score for every sample of a sampling config (self-consistency, logprob, reward model)."""
+    input:
+        subset=f"{OUT}/items/{{benchmark}}.parquet",
+        model="models/{model}/manifest.json",
+        generations=f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        checks=f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+    output:
+        f"{OUT}/scores/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.parquet",
+    params:
+        scorer=scorer_spec,
+        options=benchmark_options,
+        runtime=model_runtime,
+    log:
+        f"logs/{PLAN.profile}/score/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.log",
+    wildcard_constraints:
+        scorer=SCORER_PATTERN,
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/score.py"
+
+
+rule best_of_n:
+    """Best-of-N table (unbiased, first-N, oracle, random, worst per scorer and N) and its figure."""
+    input:
+        scores=all_scores(),
+        checks=best_of_n_checks(),
+    output:
+        table=f"{OUT}/best_of_n.csv",
+        plot=f"{OUT}/plots/best_of_n.png",
+    params:
+        greedy_configs=GREEDY_CONFIGS,
+    log:
+        f"logs/{PLAN.profile}/best_of_n.log",
+    script:
+        "../scripts/best_of_n.py"
