@@ -1,0 +1,80 @@
+# Statistics, plots and the HTML report (goodbadgreedy.analysis, .plots, .html_report);
+# input functions in rules/common.smk.
+from goodbadgreedy.analysis import SWEEP_PARAMS
+
+
+rule stats:
+    """Statistics: pass@k family, intervals, paired tests, variance decomposition, rank flips, lengths."""
+    input:
+        checks=all_checks(),
+        generations=all_generations(),
+    output:
+        **stats_outputs(),
+    params:
+        stats=STATS_CONFIG,
+        seed=config["seed"],
+        decoding=canonical(config["decoding"]),
+        table1_configs=TABLE1_CONFIGS,
+    log:
+        f"logs/{PLAN.profile}/stats.log",
+    script:
+        "../scripts/stats_tables.py"
+
+
+rule plots:
+    """Table-1 bars with error bars and pass@k curves (PNG)."""
+    input:
+        intervals=f"{OUT}/stats/intervals.csv",
+        passk=f"{OUT}/stats/passk.csv",
+    output:
+        table1=f"{OUT}/plots/table1.png",
+        pass_at_k=f"{OUT}/plots/pass_at_k.png",
+    params:
+        table1_configs=TABLE1_CONFIGS,
+    log:
+        f"logs/{PLAN.profile}/plots.log",
+    script:
+        "../scripts/make_plots.py"
+
+
+rule sweep_plot:
+    """Score against one decoding parameter that several sampling configs vary (PNG)."""
+    input:
+        intervals=f"{OUT}/stats/intervals.csv",
+    output:
+        f"{OUT}/plots/sweep_{{param}}.png",
+    wildcard_constraints:
+        param="|".join(SWEEP_PARAMS),
+    params:
+        sweep=sweep_values,
+        table1_configs=TABLE1_CONFIGS,
+    log:
+        f"logs/{PLAN.profile}/sweep_plot/{{param}}.log",
+    script:
+        "../scripts/sweep_plot.py"
+
+
+rule report:
+    """Self-contained HTML report: Table 1, stats tables, plots and the lineage of each table."""
+    input:
+        template="src/goodbadgreedy/templates/report.html.j2",
+        table1=f"{OUT}/table1.csv",
+        **stats_outputs(),
+        plot_table1=f"{OUT}/plots/table1.png",
+        plot_pass_at_k=f"{OUT}/plots/pass_at_k.png",
+        sweeps=list(sweep_plots().values()),
+        best_of_n=best_of_n_files,
+    output:
+        f"{OUT}/report.html",
+    params:
+        profile=PLAN.profile,
+        outdir=OUT,
+        n_samples=PLAN.n_samples,
+        table1_configs=TABLE1_CONFIGS,
+        stats=STATS_CONFIG,
+        seed=config["seed"],
+        sweeps=list(SWEEPS),
+    log:
+        f"logs/{PLAN.profile}/report.log",
+    script:
+        "../scripts/make_report.py"
