@@ -14,6 +14,8 @@ include: "rules/model.smk"
 include: "rules/generate.smk"
 include: "rules/check.smk"
 include: "rules/aggregate.smk"
+include: "rules/score.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -23,6 +23,11 @@ PROFILE = config["profiles"][config["profile"]]
 GENERATION = canonical(config["generation"])
 # Table 1 compares the first greedy and the first sampling config in params.yaml order
 TABLE1_CONFIGS = list(table1_configs(config["decoding"]))
+# Best-of-N: every scorer of params.yaml scores every sampling config (greedy has one sample)
+SCORERS = list(config["scorers"])
+SCORER_PATTERN = "|".join(SCORERS) or "(?!)"
+SAMPLING_CONFIGS = [c for c in PLAN.configs if config["decoding"][c]["do_sample"]]
+GREEDY_CONFIGS = [c for c in PLAN.configs if not config["decoding"][c]["do_sample"]]
 
 
 wildcard_constraints:
@@ -62,9 +67,20 @@ def max_new_tokens(wildcards):
 
 
 def model_runtime(wildcards):
-    """Only what changes generated text (dtype) or where it runs (device)."""
+    """The backend and its options: what changes generated text, or where and how it runs.
+
+    hf: dtype, device; vllm: dtype and the `vllm` block; openai: the `openai` block (server,
+    served model, tokenizer; the API key's variable name, never the key). Connection settings
+    (concurrency, retries, timeout) are included because the script needs them: changing one
+    re-runs the job, which then takes every sample from the sample cache.
+    """
     spec = config["models"][wildcards.model]
-    return {"device": spec["device"], "dtype": spec["dtype"]}
+    backend = spec["backend"]
+    if backend == "openai":
+        return canonical({"backend": backend, "openai": spec["openai"]})
+    if backend == "vllm":
+        return canonical({"backend": backend, "dtype": spec["dtype"], "vllm": spec["vllm"]})
+    return {"backend": backend, "device": spec["device"], "dtype": spec["dtype"]}
 
 
 def all_checks():
@@ -85,5 +101,64 @@ def all_generations():
     )
 
 
+def scorer_spec(wildcards):
+    return canonical(config["scorers"][wildcards.scorer])
+
+
+def all_scores():
+    return expand(
+        f"{OUT}/scores/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.parquet",
+        model=PLAN.models,
+        benchmark=PLAN.benchmarks,
+        cfg=SAMPLING_CONFIGS,
+        scorer=SCORERS,
+    )
+
+
+def best_of_n_checks():
+    """Check tables of the scored (sampling) configs and of the greedy line."""
+    return expand(
+        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        model=PLAN.models,
+        benchmark=PLAN.benchmarks,
+        cfg=SAMPLING_CONFIGS + GREEDY_CONFIGS,
+    )
+
+
+def best_of_n_outputs():
+    """The Best-of-N table and figure, when there is a scorer and a sampling config."""
+    if not (SCORERS and SAMPLING_CONFIGS):
+        return []
+    return [f"{OUT}/best_of_n.csv", f"{OUT}/plots/best_of_n.png"]
+
+
 def final_outputs():
-    return [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json"]
+    return [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json", f"{OUT}/report.html"] + best_of_n_outputs()
+
+
+# --- statistics, plots, report (rules/report.smk) ---
+from goodbadgreedy.analysis import STATS_FILES, sweep_groups
+
+STATS_CONFIG = canonical(config["stats"])
+# {param: [config, ...]}: sampling configs that differ in one decoding parameter only
+SWEEPS = sweep_groups(config["decoding"])
+
+
+def stats_outputs():
+    return {name: f"{OUT}/stats/{fname}" for name, fname in STATS_FILES.items()}
+
+
+def sweep_values(wildcards):
+    """{config: value} of the swept parameter, for the sweep's configs."""
+    return {cfg: config["decoding"][cfg][wildcards.param] for cfg in SWEEPS[wildcards.param]}
+
+
+def sweep_plots():
+    return {p: f"{OUT}/plots/sweep_{p}.png" for p in SWEEPS}
+
+
+def best_of_n_files(wildcards):
+    """best_of_n.csv / best_of_n.png for the report when the DAG has the best_of_n rule's outputs."""
+    if not workflow.is_rule("best_of_n"):
+        return []
+    return [f for f in best_of_n_outputs() if f.endswith((".csv", ".png"))]

@@ -79,6 +79,7 @@ def make(kind: str, n_items: int = N_ITEMS, n_samples: int = N_SAMPLES) -> pl.Da
                 **_keys(n_items, n_samples),
                 "scorer": ["rm"] * n,
                 "reward": [-1.5] + [0.25] * (n - 1),
+                "truncated": [False] * n,
             },
             schema=validation.SCORES_SCHEMA,
         )

@@ -45,7 +45,9 @@ What a stage holds
   copying them into the DVC cache and every remote buys little. ``dvc pull`` therefore leaves
   them out and the next ``dvc repro`` rebuilds them.
 * **plots** -- ``runs.csv`` (score of every sampled run) and ``table1.csv`` (Δ = max − min over
-  runs per benchmark), see :data:`PLOTS`; **metrics** -- any output named ``metrics*.json``
+  runs per benchmark), see :data:`PLOTS`; plus a top-level ``plots:`` section with every PNG the
+  DAG writes (the report's figures) and the data-series plots of :data:`TOP_PLOTS`
+  (:func:`top_level_plots`); **metrics** -- any output named ``metrics*.json``
   (``.yaml``/``.toml``); DVC cannot read CSV metrics, so until a rule writes such a file the
   pipeline has none. Logs are not outs (they hold timestamps).
 * **the sample cache** (``generation.cache_dir``) is no out either: it is keyed by everything that
@@ -112,6 +114,13 @@ def _generate_n_samples(wildcards: Mapping[str, str], config: Mapping[str, Any])
     return keys
 
 
+def _generate_runtime(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """``runtime`` of a generate job (``rules/common.smk: model_runtime``): the backend's keys."""
+    backend = config["models"][wildcards["model"]].get("backend", "hf")
+    keys = {"hf": ["dtype", "device"], "vllm": ["dtype", "vllm"], "openai": ["openai"]}[backend]
+    return ["models.{model}.backend"] + [f"models.{{model}}.{k}" for k in keys]
+
+
 #: Snakemake rule param -> the dotted params.yaml keys its value is computed from. Looked up as
 #: ``(rule, param)`` first, then ``param``. Placeholders: the job's wildcards and ``{profile}``.
 #: A callable gets ``(wildcards, config)`` and returns templates.
@@ -121,7 +130,7 @@ PARAM_KEYS: dict[str | tuple[str, str], KeySpec] = {
     "n_items": ["profiles.{profile}.n_items.{benchmark}"],
     "spec": ["models.{model}"],
     "max_new_tokens": ["profiles.{profile}.max_new_tokens.{benchmark}"],
-    "runtime": ["models.{model}.dtype", "models.{model}.device"],
+    "runtime": _generate_runtime,
     "generation": ["generation"],
     "profile": ["profile"],
     "decoding": ["decoding.{cfg}"],
@@ -129,6 +138,18 @@ PARAM_KEYS: dict[str | tuple[str, str], KeySpec] = {
     # derived from decoding (the first greedy and the first sampling config), so not value-checked
     ("aggregate", "table1_configs"): lambda wildcards, config: ["decoding"],
     ("aggregate", "n_samples"): ["profiles.{profile}.n_samples"],
+    "scorer": ["scorers.{scorer}"],
+    # derived from decoding (which configs are greedy), so not value-checked
+    ("best_of_n", "greedy_configs"): lambda wildcards, config: ["decoding"],
+    # statistics, plots and report (rules/report.smk)
+    "table1_configs": lambda wildcards, config: ["decoding"],
+    "stats": ["stats"],
+    "outdir": ["profiles.{profile}.outdir"],
+    ("stats", "decoding"): ["decoding"],  # which configs sample
+    # derived from decoding (the swept parameter's values / which parameters sweep), not value-checked
+    ("sweep_plot", "sweep"): lambda wildcards, config: ["decoding"],
+    ("report", "sweeps"): lambda wildcards, config: ["decoding"],
+    ("report", "n_samples"): ["profiles.{profile}.n_samples"],
 }
 
 #: Rules that write more than their declared output into its folder: DVC tracks the folder.
@@ -140,6 +161,15 @@ UNCACHED = {"prepare_model"}
 PLOTS: dict[str, dict[str, Any]] = {
     "runs.csv": {"template": "scatter", "x": "run", "y": "score", "title": "Score of every sampled run"},
     "table1.csv": {"template": "bar_horizontal", "x": "delta", "y": "benchmark", "title": "Δ (max − min) over sampled runs"},
+}
+#: Top-level ``plots:`` of dvc.yaml (DVC 3): every PNG output of the DAG (the report's figures, shown
+#: as images by ``dvc plots show/diff``) and these data-series plots, keyed by the file name of a
+#: stage output: ``{file name: (plot id, properties with y: column)}``.
+TOP_PLOTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "passk.csv": ("pass_at_k_family", {"template": "scatter", "x": "k", "y": "value",
+                                       "title": "pass@k, pass^k, G-Pass@k, maj@k against k (all metrics)"}),
+    "intervals.csv": ("score_intervals", {"template": "bar_horizontal", "x": "mean", "y": "benchmark",
+                                          "title": "Mean score per benchmark and config"}),
 }
 #: Outputs declared as DVC metrics: file name starts with ``metrics`` and DVC can read it.
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".toml")
@@ -466,9 +496,43 @@ def build(root: str | os.PathLike[str] = ".", snakefile: str = "Snakefile", para
     return {j.name: stage(j, root, config, raw) for j in jobs}, config["profile"]
 
 
+def _out_paths(st: Mapping[str, Any]) -> list[str]:
+    paths = []
+    for o in [*st.get("outs", []), *st.get("plots", [])]:
+        paths.extend(o.keys() if isinstance(o, Mapping) else [o])
+    return paths
+
+
+def top_level_plots(stages: Mapping[str, Any]) -> list[Any]:
+    """The top-level ``plots:`` section (DVC 3 syntax) for ``stages``.
+
+    Every ``.png`` out becomes an image plot (its path); every out named in :data:`TOP_PLOTS`
+    a data-series plot ``{id: {template, x, y: {path: column}, title}}``. Data series first, then
+    images, each sorted by path.
+
+    Source: DVC docs, "dvc.yaml: Top-level plot definitions"
+    (https://dvc.org/doc/user-guide/project-structure/dvcyaml-files#top-level-plot-definitions).
+    """
+    images, series = [], []
+    for st in stages.values():
+        for path in _out_paths(st):
+            name = Path(path).name
+            if name.endswith(".png"):
+                images.append(path)
+            elif name in TOP_PLOTS:
+                pid, props = TOP_PLOTS[name]
+                series.append((path, {pid: {**{k: v for k, v in props.items() if k != "y"}, "y": {path: props["y"]}}}))
+    return [entry for _, entry in sorted(series, key=lambda t: t[0])] + sorted(images)
+
+
 def dump(stages: Mapping[str, Any], profile: str) -> str:
-    """The text of ``dvc.yaml`` holding ``stages`` (deterministic: no timestamps, fixed order)."""
-    body = yaml.safe_dump({"stages": dict(stages)}, sort_keys=False, default_flow_style=False, allow_unicode=True, width=10_000)
+    """The text of ``dvc.yaml`` holding ``stages`` and their top-level ``plots`` (deterministic: no
+    timestamps, fixed order)."""
+    doc: dict[str, Any] = {"stages": dict(stages)}
+    plots = top_level_plots(stages)
+    if plots:
+        doc["plots"] = plots
+    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=10_000)
     return HEADER.format(profile=profile) + body
 
 
@@ -478,4 +542,4 @@ def render(root: str | os.PathLike[str] = ".", snakefile: str = "Snakefile", par
 
 
 __all__ = ["Job", "PARAM_KEYS", "RERUN_TRIGGERS", "build", "code_deps", "dump", "param_keys", "render", "sidecars", "snakemake_jobs",
-           "stage", "stage_name"]
+           "stage", "stage_name", "top_level_plots"]

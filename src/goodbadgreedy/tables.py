@@ -60,6 +60,22 @@ CHECK_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: Scores table (the score stage), one row per (item_id, sample_idx) of one (model, benchmark,
+#: config) and one scorer: ``reward`` a finite float, higher is better (a reward model's output, a
+#: self-consistency vote share, a mean token log-probability); ``truncated`` true when the scorer
+#: saw the sample cut to its maximum input length (counted and logged by the scorer).
+SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "model": pl.String(),
+    "benchmark": pl.String(),
+    "config": pl.String(),
+    "item_id": pl.String(),
+    "sample_idx": pl.Int32(),
+    "scorer": pl.String(),
+    "reward": pl.Float64(),
+    "truncated": pl.Boolean(),
+}
+
+
 def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return an empty frame with ``schema``."""
     return pl.DataFrame(schema=schema)

@@ -14,8 +14,8 @@ accepted, :func:`validate_table` (or :func:`validate_file`) checks it against it
   (``benchmark`` also within a benchmark table: one file per benchmark);
 * **values** -- ``sample_idx >= 0``; generation ``prompt_tokens >= 1``, ``response_tokens >= 0``,
   ``finish_reason`` in :data:`goodbadgreedy.tables.FINISH_REASONS`; check ``score`` in [0, 1] and
-  ``verdict`` non-null; scores ``reward`` finite; benchmark ``choices`` a (possibly empty) list,
-  ``payload`` JSON;
+  ``verdict`` non-null; scores ``reward`` finite, ``scorer`` constant, ``truncated`` non-null;
+  benchmark ``choices`` a (possibly empty) list, ``payload`` JSON;
 * **row count** -- equal to ``expected_rows`` (items x samples) when given.
 
 Not checked here (needs more than one table or the config): ``seed`` is null iff the config is
@@ -43,17 +43,9 @@ from goodbadgreedy import tables
 from goodbadgreedy.errors import DataError, ValidationError
 from goodbadgreedy.io import write_json
 
-#: Scores table: the check table's keys plus the scorer's name and its reward, one row per
-#: (item_id, sample_idx). Defined here until tables.py absorbs it (then import it from there).
-SCORES_SCHEMA: dict[str, pl.DataType] = {
-    "model": pl.String(),
-    "benchmark": pl.String(),
-    "config": pl.String(),
-    "item_id": pl.String(),
-    "sample_idx": pl.Int32(),
-    "scorer": pl.String(),
-    "reward": pl.Float64(),
-}
+#: Scores table (kind ``scores``): see :data:`goodbadgreedy.tables.SCORES_SCHEMA` (kept here under
+#: its old name for callers of this module).
+SCORES_SCHEMA: dict[str, pl.DataType] = tables.SCORES_SCHEMA
 
 #: The table kinds and their schemas.
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -418,6 +410,14 @@ def _build_suite(
         add(gxe.ExpectColumnValuesToNotBeNull(column="verdict"), "verdict", why="non-null")
     elif kind == "scores":
         add(gxe.ExpectColumnValuesToNotBeNull(column="scorer"), "scorer", why="non-null")
+        scorer = None if "scorer" in skip else _modal_value(df, "scorer")
+        if scorer is not None:
+            add(
+                gxe.ExpectColumnValuesToBeInSet(column="scorer", value_set=[scorer]),
+                "scorer",
+                why=f"constant within the table (most common value {scorer!r})",
+            )
+        add(gxe.ExpectColumnValuesToNotBeNull(column="truncated"), "truncated", why="non-null")
         # finite: not null/NaN (null check) and not +-inf (the largest finite floats as bounds;
         # infinities cannot be expectation kwargs, which must be JSON).
         add(gxe.ExpectColumnValuesToNotBeNull(column="reward"), "reward", why="finite (not NaN)")
