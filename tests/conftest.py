@@ -41,3 +41,16 @@ def tiny_model(tokenizer):
     model = LlamaForCausalLM(cfg).eval()
     model.set_attn_implementation(register())
     return model
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory, request):
+    """The smoke profile reproduced once per test session with ``dvc repro`` in a committed copy of
+    the working tree (tests/smoke.py): (clone, output of the first repro, stages reused)."""
+    import sys
+
+    from smoke import DVC, build_smoke
+
+    if not DVC.is_file() or not (REPO / ".git").exists():
+        pytest.skip(f"needs dvc beside this Python ({sys.executable}) and a git checkout")
+    return build_smoke(tmp_path_factory, request)

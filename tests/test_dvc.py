@@ -1,31 +1,20 @@
-"""dvc.yaml: rendered from the Snakefile (fast tests), and DVC reproducing the smoke profile (slow).
-
-The slow tests work in a copy of the working tree (tracked files and untracked ones git does not
-ignore, committed to a fresh git repository so that lineage sidecars see a clean tree), with
-``profile: smoke`` and dvc.yaml rendered for it. To stay within minutes on two cores they reuse,
-where this checkout has them, the converted model (hard links to ``models/<model>``, recorded with
-``dvc commit`` rather than converted again) and the sample cache (a copy kept in pytest's cache
-folder, seeded from ``cache/generations``). Every other stage runs its Snakemake job for real.
+"""dvc.yaml: rendered from the Snakefile (fast tests), and DVC reproducing the smoke profile (slow;
+in a committed copy of the working tree, see tests/smoke.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from smoke import Clone, _link_tree, _ran, _run
 
 from goodbadgreedy.dvcgen import Job, code_deps, dump, param_keys, sidecars, snakemake_jobs, stage
 from goodbadgreedy.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-DVC = BIN / "dvc"
 
 
 # --- fast: the committed dvc.yaml is the Snakemake DAG -----------------------------------------
@@ -107,13 +96,13 @@ def _job(rule="generate", params=None, **wildcards) -> Job:
 
 
 def test_param_keys_mapping_fallback_and_errors():
-    config = {"profile": "p", "seed": 1, "reward": {"scorer": "rm"}, "a": {"x": 2}, "b": {"x": 2},
+    config = {"profile": "p", "seed": 1, "scorers": {"rm": {"type": "reward_model"}}, "a": {"x": 2}, "b": {"x": 2},
               "decoding": {"g": {"do_sample": False, "temperature": 1.0}}, "profiles": {"p": {"n_samples": 4}}}
-    raw = {"profile": "p", "seed": 1, "reward": {"scorer": "rm"}, "a": {"x": 2}, "b": {"x": 2},
+    raw = {"profile": "p", "seed": 1, "scorers": {"rm": {"type": "reward_model"}}, "a": {"x": 2}, "b": {"x": 2},
            "decoding": {"g": {"do_sample": False}}, "profiles": {"p": {"n_samples": 4}}}
     job = _job(params={"decoding": config["decoding"]["g"], "n_samples": 1, "seed": 1}, cfg="g")
     assert param_keys(job, config, raw) == ["decoding.g", "seed"]  # greedy: N is not read
-    assert param_keys(_job("score", params={"scorer": {"scorer": "rm"}}), config, raw) == ["reward"]
+    assert param_keys(_job("score", params={"scorer": {"type": "reward_model"}}, scorer="rm"), config, raw) == ["scorers.rm"]
     with pytest.raises(ConfigError, match="PARAM_KEYS"):
         param_keys(_job("score", params={"x": 2}), config, raw)  # a.x or b.x: ambiguous
     with pytest.raises(ConfigError, match="not the value of seed"):
@@ -145,104 +134,7 @@ def test_code_deps_and_sidecars(tmp_path):
     assert sidecars(tmp_path, "scripts/w.py") == ("lineage",)
 
 
-# --- slow: dvc repro in a clean copy ------------------------------------------------------------
-
-def _run(args, cwd, env, timeout=1800) -> str:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    out = proc.stdout + proc.stderr
-    if proc.returncode:
-        raise AssertionError(f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{out[-6000:]}")
-    return out
-
-
-def _ran(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-class Clone:
-    """A committed copy of the working tree with profile smoke, and the commands to drive it."""
-
-    def __init__(self, root: Path, env: dict[str, str]):
-        self.root, self.env = root, env
-
-    def run(self, *args: str) -> str:
-        return _run(list(args), self.root, self.env)
-
-    def dvc(self, *args: str) -> str:
-        return self.run(str(DVC), *args)
-
-    def stages(self) -> dict[str, dict]:
-        return yaml.safe_load((self.root / "dvc.yaml").read_text())["stages"]
-
-
-def _copy_tree(dest: Path, skip: tuple[str, ...]) -> None:
-    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "-co", "--exclude-standard"],
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, listed):
-        src = REPO / rel
-        if not src.is_file() or src.is_symlink() or any(rel == s or rel.startswith(s.rstrip("/") + "/") for s in skip):
-            continue
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, dest / rel)
-
-
-def _copy_missing(src: str, dest: str) -> None:
-    if not os.path.exists(dest):
-        shutil.copy2(src, dest)
-
-
-def _link_tree(src: Path, dest: Path) -> None:
-    try:
-        shutil.copytree(src, dest, copy_function=os.link)
-    except OSError:
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(src, dest)
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory, request):
-    """A clean smoke-profile copy after its first ``dvc repro``: (clone, repro output)."""
-    if not DVC.is_file() or not (REPO / ".git").exists():
-        pytest.skip("needs dvc beside this Python and a git checkout")
-    root = tmp_path_factory.mktemp("dvc") / "repo"
-    root.mkdir()
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    cache_dir = params["generation"]["cache_dir"]
-    _copy_tree(root, skip=(cache_dir, "dvc.lock", "dvc-storage", "models"))
-    text = (root / "params.yaml").read_text()
-    (root / "params.yaml").write_text(re.sub(r"(?m)^profile: .*$", "profile: smoke", text, count=1))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PYTHONPATH": str(root / "src"),
-           "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
-    clone = Clone(root, env)
-    clone.run(sys.executable, "scripts/make_dvc_yaml.py")
-    clone.run("git", "init", "-q")
-    if not (root / ".dvc" / "config").is_file():
-        clone.dvc("init", "-q", "-f")
-    (root / ".git" / "info" / "exclude").write_text(f"/{cache_dir.strip('/')}/\n")
-    clone.run("git", "add", "-A")
-    clone.run("git", "-c", "commit.gpgsign=false", "commit", "-qm", "smoke")
-    # the sample cache: a persistent copy, so that only a first test run generates
-    try:
-        samples = request.config.cache.mkdir("goodbadgreedy-dvc-samples")
-    except AttributeError:  # -p no:cacheprovider
-        samples = tmp_path_factory.mktemp("samples")
-    if (REPO / cache_dir).is_dir():
-        shutil.copytree(REPO / cache_dir, samples, dirs_exist_ok=True, copy_function=_copy_missing)
-    (root / cache_dir).parent.mkdir(parents=True, exist_ok=True)
-    (root / cache_dir).symlink_to(samples, target_is_directory=True)
-    # the converted model, where this checkout has it
-    reused = []
-    for name, st in clone.stages().items():
-        if name.startswith("prepare_model-"):
-            (folder,) = [next(iter(o)) for o in st["outs"]]
-            if (REPO / folder / "manifest.json").is_file():
-                _link_tree(REPO / folder, root / folder)
-                reused.append(name)
-    if reused:
-        clone.dvc("commit", "-f", *reused)
-    return clone, clone.dvc("repro"), set(reused)
-
+# --- slow: dvc repro in a clean copy (the `smoke` fixture of conftest.py, see tests/smoke.py) ---
 
 @pytest.mark.slow
 def test_repro_reproduces_smoke_and_is_a_fixed_point(smoke):
@@ -296,6 +188,8 @@ def test_changed_temperature_reruns_only_its_stages(smoke):
     assert re.search(rf"decoding\.sample\.temperature\s+{old}\s+{new}", diff), diff
     assert "decoding.greedy" not in diff
     ran = _ran(clone.dvc("repro"))
-    sample_stages = {n for n in clone.stages() if n.startswith(("generate-", "check-")) and n.endswith("-sample")}
-    assert ran == sample_stages | {"aggregate"}
+    stages = clone.stages()
+    sample_stages = {n for n in stages if n.startswith(("generate-", "check-")) and n.endswith("-sample")}
+    score_stages = {n for n in stages if n.startswith("score-") and "-sample-" in n}
+    assert score_stages and ran == sample_stages | score_stages | {"aggregate", "best_of_n", "stats", "plots", "report"}
     assert "Data and pipelines are up to date." in clone.dvc("status")

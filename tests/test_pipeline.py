@@ -1,15 +1,16 @@
 """The real pipeline, end to end, on the `smoke` profile (packaged model, vendored data).
 
-Runs Snakemake in a temporary copy of the workflow: download -> select -> prepare_model ->
-generate -> check -> aggregate, then checks what a user would: Table 1 is filled from real
-generations, a second dry run has nothing to do, a decoding edit re-runs only the jobs it feeds,
-a malformed params.yaml stops before any job, and the lineage of a row reaches the raw data.
+Works in the committed copy of the workflow that the ``smoke`` fixture reproduced with
+``dvc repro`` (tests/smoke.py; each DVC stage runs one Snakemake job): download -> select ->
+prepare_model -> generate -> check -> score -> aggregate -> stats/plots/report, then checks what a
+user would: Table 1 is filled from real generations, Snakemake agrees nothing is left to do, a
+decoding edit re-runs only the jobs it feeds, a malformed params.yaml stops before any job, and
+the lineage of a row reaches the raw data.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +19,12 @@ import polars as pl
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--config", "profile=smoke", *args]
-    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1500)
+def _snakemake(workdir: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    res = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
     if check and res.returncode != 0:
         raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
     return res
@@ -45,15 +45,13 @@ def _jobs(dry_run_output: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    wd = tmp_path_factory.mktemp("pipeline")
-    for name in ("Snakefile", "params.yaml"):
-        shutil.copy(REPO / name, wd / name)
-    for name in ("rules", "scripts", "profiles"):
-        shutil.copytree(REPO / name, wd / name)
-    shutil.copytree(REPO / "data" / "raw", wd / "data" / "raw")
-    _snakemake(wd)
-    return wd
+def clone(smoke):
+    return smoke[0]
+
+
+@pytest.fixture(scope="module")
+def workdir(clone) -> Path:
+    return clone.root
 
 
 def test_table1_is_filled_from_real_generations(workdir):
@@ -72,21 +70,23 @@ def test_table1_is_filled_from_real_generations(workdir):
     assert "| smollm2-135m | gsm8k |" in md
 
 
-def test_second_dry_run_has_nothing_to_do(workdir):
-    res = _snakemake(workdir, "-n")
+def test_snakemake_agrees_nothing_is_left_to_do(workdir, clone):
+    res = _snakemake(workdir, clone.env, "-n")
     assert "Nothing to be done" in res.stdout + res.stderr
 
 
-def test_editing_temperature_reruns_only_what_it_feeds(workdir):
+def test_editing_temperature_reruns_only_what_it_feeds(workdir, clone):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["decoding"]["sample"]["temperature"] = 0.7
     edited = workdir / "edited.yaml"
     edited.write_text(yaml.safe_dump(params))
-    res = _snakemake(workdir, "-n", "--configfile", str(edited))
+    res = _snakemake(workdir, clone.env, "-n", "--configfile", str(edited))
     jobs = _jobs(res.stdout)
     rules = sorted(r for r, _ in jobs)
-    assert rules == sorted(["aggregate", "all"] + ["generate"] * 3 + ["check"] * 3), jobs
-    assert all("cfg=sample" in w for r, w in jobs if r in ("generate", "check"))
+    n_scorers = len(params["scorers"])
+    assert rules == sorted(["aggregate", "all", "best_of_n", "stats", "plots", "report"]
+                           + ["generate"] * 3 + ["check"] * 3 + ["score"] * 3 * n_scorers), jobs
+    assert all("cfg=sample" in w for r, w in jobs if r in ("generate", "check", "score"))
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_editing_temperature_reruns_only_what_it_feeds(workdir):
         ({"models": None}, "models: None is not of type 'object'"),
     ],
 )
-def test_malformed_params_stop_before_any_job(workdir, tmp_path, edit, message):
+def test_malformed_params_stop_before_any_job(workdir, clone, tmp_path, edit, message):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for dotted, value in edit.items():
         node, *path = dotted.split(".")
@@ -109,17 +109,17 @@ def test_malformed_params_stop_before_any_job(workdir, tmp_path, edit, message):
         target[keys[-1]] = value
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(params))
-    res = _snakemake(workdir, "-n", "--configfile", str(bad), check=False)
+    res = _snakemake(workdir, clone.env, "-n", "--configfile", str(bad), check=False)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert message in out, out[-3000:]
     assert "rule generate" not in out
 
 
-def test_lineage_of_a_row_reaches_raw_data(workdir):
+def test_lineage_of_a_row_reaches_raw_data(workdir, clone):
     res = subprocess.run(
         [sys.executable, "-m", "goodbadgreedy.cli", "lineage", "results/smoke/table1.csv", "--row", "smollm2-135m,gsm8k,sample"],
-        cwd=workdir, capture_output=True, text=True, timeout=120,
+        cwd=workdir, env=clone.env, capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr
     out = res.stdout
