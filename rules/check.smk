@@ -1,5 +1,5 @@
 rule check:
-    """Score every sample: GSM8K/MMLU answer extraction, HumanEval in the sandbox."""
+    """Score every sample: GSM8K/MMLU answer extraction, HumanEval in the sandbox, the LLM judge for MixEval/AlpacaEval/Arena-Hard."""
     input:
         subset=f"{OUT}/items/{{benchmark}}.parquet",
         generations=f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
@@ -7,6 +7,7 @@ rule check:
         f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
     params:
         options=benchmark_options,
+        judge=judge_params,
     log:
         f"logs/{PLAN.profile}/check/{{model}}/{{benchmark}}/{{cfg}}.log",
     threads: workflow.cores

@@ -14,7 +14,7 @@ from goodbadgreedy.errors import ConfigError, DataError
 
 
 def test_names_and_get():
-    assert benchmarks.names() == ["gsm8k", "humaneval", "mmlu_redux"]
+    assert benchmarks.names() == ["alpaca_eval", "arena_hard", "gsm8k", "humaneval", "mixeval", "mmlu_redux"]
     for name in benchmarks.names():
         module = benchmarks.get(name)
         assert module.NAME == name
@@ -30,7 +30,7 @@ def test_get_unknown_names_it_and_the_known_ones():
         assert name in msg
 
 
-@pytest.mark.parametrize("name", ["gsm8k", "humaneval", "mmlu_redux"])
+@pytest.mark.parametrize("name", ["gsm8k", "humaneval", "mmlu_redux", "mixeval", "alpaca_eval", "arena_hard"])
 def test_modules_expose_the_same_interface(name):
     module = benchmarks.get(name)
     assert isinstance(module.RAW_FILES, tuple) and module.RAW_FILES
@@ -38,7 +38,8 @@ def test_modules_expose_the_same_interface(name):
     assert isinstance(module.DEFAULT_OPTIONS, dict)
     assert list(inspect.signature(module.load).parameters) == ["raw_dir", "options"]
     assert list(inspect.signature(module.build_prompt).parameters) == ["item", "options"]
-    assert list(inspect.signature(module.check).parameters) == ["items", "generations", "options"]
+    judged = ["judge"] if benchmarks.uses_judge(name) else []  # judge-based: params.yaml's `judge`
+    assert list(inspect.signature(module.check).parameters) == ["items", "generations", "options", *judged]
     # unknown options are refused by name
     with pytest.raises(ConfigError, match="no_such_option"):
         module.build_prompt({"question": "q", "choices": ["a", "b"]}, {"no_such_option": 1})

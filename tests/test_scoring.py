@@ -69,6 +69,9 @@ def check_frame(rows, *, config="sample") -> pl.DataFrame:
             "score": [float(r[3]) for r in rows],
             "verdict": ["correct" if r[3] else "wrong" for r in rows],
             "detail": [None] * n,
+            "judge_prompt": [None] * n,
+            "judge_output": [None] * n,
+            "judge_parse_failures": [None] * n,
         },
         schema=tables.CHECK_SCHEMA,
     )

@@ -70,6 +70,9 @@ def make(kind: str, n_items: int = N_ITEMS, n_samples: int = N_SAMPLES) -> pl.Da
                 "score": [0.0] + [1.0] * (n - 1),
                 "verdict": ["no_answer"] + ["correct"] * (n - 1),
                 "detail": [None] * n,
+                "judge_prompt": [None] * n,
+                "judge_output": [None] * n,
+                "judge_parse_failures": [None] * n,
             },
             schema=tables.CHECK_SCHEMA,
         )

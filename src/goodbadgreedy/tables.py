@@ -45,7 +45,11 @@ GENERATION_SCHEMA: dict[str, pl.DataType] = {
 
 #: Check table, one row per (item_id, sample_idx); ``score`` in [0, 1].
 #: ``verdict`` is benchmark specific (``correct``/``wrong``/``no_answer`` for extracted answers,
-#: ``passed``/``failed``/``error``/``timeout``/``oom``/``killed`` for executed code).
+#: ``passed``/``failed``/``error``/``timeout``/``oom``/``killed`` for executed code,
+#: ``judge_parse_failure`` when no judge output parsed). Judge-based benchmarks also fill
+#: ``judge_prompt`` (JSON list of the chat prompts sent to the judge), ``judge_output`` (JSON list
+#: of its raw outputs) and ``judge_parse_failures`` (how many of them did not parse); these three
+#: are null for the other benchmarks.
 CHECK_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
     "benchmark": pl.String(),
@@ -57,6 +61,9 @@ CHECK_SCHEMA: dict[str, pl.DataType] = {
     "score": pl.Float64(),
     "verdict": pl.String(),
     "detail": pl.String(),
+    "judge_prompt": pl.String(),
+    "judge_output": pl.String(),
+    "judge_parse_failures": pl.Int32(),
 }
 
 

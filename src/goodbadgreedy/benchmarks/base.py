@@ -73,13 +73,20 @@ class Prompt:
 
 
 class Judgement(NamedTuple):
-    """The check of one response (one row of ``tables.CHECK_SCHEMA`` minus the copied keys)."""
+    """The check of one response (one row of ``tables.CHECK_SCHEMA`` minus the copied keys).
+
+    The ``judge_*`` fields are set by judge-based benchmarks only (see
+    :mod:`goodbadgreedy.judge.check`); they stay None elsewhere.
+    """
 
     extracted: str | None
     gold: str
     score: float
     verdict: str
     detail: str
+    judge_prompt: str | None = None
+    judge_output: str | None = None
+    judge_parse_failures: int | None = None
 
 
 class Benchmark(Protocol):
@@ -253,6 +260,9 @@ def check_frame(generations: pl.DataFrame, judgements: Sequence[Judgement]) -> p
             "score": [float(j.score) for j in judgements],
             "verdict": [j.verdict for j in judgements],
             "detail": [j.detail for j in judgements],
+            "judge_prompt": [j.judge_prompt for j in judgements],
+            "judge_output": [j.judge_output for j in judgements],
+            "judge_parse_failures": [j.judge_parse_failures for j in judgements],
         },
         schema={
             "extracted": pl.String(),
@@ -260,6 +270,9 @@ def check_frame(generations: pl.DataFrame, judgements: Sequence[Judgement]) -> p
             "score": pl.Float64(),
             "verdict": pl.String(),
             "detail": pl.String(),
+            "judge_prompt": pl.String(),
+            "judge_output": pl.String(),
+            "judge_parse_failures": pl.Int32(),
         },
     )
     out = pl.concat([keys, judged], how="horizontal")
