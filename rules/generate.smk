@@ -1,22 +1,70 @@
-rule generate:
-    """Model x benchmark x decoding config -> one row per (item, sample)."""
-    input:
-        subset=f"{OUT}/items/{{benchmark}}.parquet",
-        model="models/{model}/manifest.json",
-    output:
-        f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
-    params:
-        options=benchmark_options,
-        decoding=decoding,
-        n_samples=n_samples,
-        max_new_tokens=max_new_tokens,
-        runtime=model_runtime,
-        seed=config["seed"],
-        generation=GENERATION,
-    log:
-        f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
-    threads: workflow.cores
-    resources:
-        mem_mb=4000,
-    script:
-        "../scripts/generate.py"
+# generation.shards == 1: one generate job per (model, benchmark, config). > 1: generate_shard jobs,
+# one per item range, merged into the same generation table (byte-identical; seeds come from
+# item ids), so a cluster spreads them. The rules exist only for the chosen layout.
+if SHARDS == 1:
+
+    rule generate:
+        """Model x benchmark x decoding config -> one row per (item, sample)."""
+        input:
+            subset=f"{OUT}/items/{{benchmark}}.parquet",
+            model="models/{model}/manifest.json",
+        output:
+            f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        params:
+            options=benchmark_options,
+            decoding=decoding,
+            n_samples=n_samples,
+            max_new_tokens=max_new_tokens,
+            runtime=model_runtime,
+            seed=config["seed"],
+            generation=GENERATION,
+        log:
+            f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
+        threads: workflow.cores
+        resources:
+            mem_mb=4000,
+        script:
+            "../scripts/generate.py"
+
+else:
+
+    rule generate_shard:
+        """One item range (shard) of a model x benchmark x decoding config."""
+        input:
+            subset=f"{OUT}/items/{{benchmark}}.parquet",
+            model="models/{model}/manifest.json",
+        output:
+            f"{OUT}/shards/generations/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}-of-{SHARDS}.parquet",
+        wildcard_constraints:
+            shard=r"\d+",
+        params:
+            options=benchmark_options,
+            decoding=decoding,
+            n_samples=n_samples,
+            max_new_tokens=max_new_tokens,
+            runtime=model_runtime,
+            seed=config["seed"],
+            generation=GENERATION,
+            shards=SHARDS,
+        log:
+            f"logs/{PLAN.profile}/generate_shard/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}.log",
+        threads: workflow.cores
+        resources:
+            mem_mb=4000,
+        script:
+            "../scripts/generate_shard.py"
+
+    rule merge_generations:
+        """The shards of a model x benchmark x decoding config -> its generation table (validated)."""
+        input:
+            subset=f"{OUT}/items/{{benchmark}}.parquet",
+            shards=generation_shards,
+        output:
+            f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        params:
+            n_samples=n_samples,
+            shards=SHARDS,
+        log:
+            f"logs/{PLAN.profile}/merge_generations/{{model}}/{{benchmark}}/{{cfg}}.log",
+        script:
+            "../scripts/merge_generations.py"

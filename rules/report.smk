@@ -1,6 +1,6 @@
 # Statistics, plots and the HTML report (goodbadgreedy.analysis, .plots, .html_report);
 # input functions in rules/common.smk.
-from goodbadgreedy.analysis import SWEEP_PARAMS
+from goodbadgreedy.config import SWEEP_PARAMS
 
 
 rule stats:
@@ -13,7 +13,7 @@ rule stats:
     params:
         stats=STATS_CONFIG,
         seed=config["seed"],
-        decoding=canonical(config["decoding"]),
+        decoding=canonical(PLAN.decoding),
         table1_configs=TABLE1_CONFIGS,
     log:
         f"logs/{PLAN.profile}/stats.log",
@@ -48,10 +48,27 @@ rule sweep_plot:
     params:
         sweep=sweep_values,
         table1_configs=TABLE1_CONFIGS,
+        families=FAMILIES,
     log:
         f"logs/{PLAN.profile}/sweep_plot/{{param}}.log",
     script:
         "../scripts/sweep_plot.py"
+
+
+rule sweep_table:
+    """Every sweep point's score (intervals.csv rows) by parameter value, model family and model."""
+    input:
+        intervals=f"{OUT}/stats/intervals.csv",
+    output:
+        f"{OUT}/stats/sweep.csv",
+    params:
+        sweeps=sweep_configs(),
+        table1_configs=TABLE1_CONFIGS,
+        families=FAMILIES,
+    log:
+        f"logs/{PLAN.profile}/sweep_table.log",
+    script:
+        "../scripts/sweep_table.py"
 
 
 rule report:

@@ -9,5 +9,5 @@ from goodbadgreedy.plots import sweep_plot  # noqa: E402
 
 sm = snakemake  # noqa: F821
 sweep_plot(pl.read_csv(sm.input.intervals), sm.wildcards.param, dict(sm.params.sweep), sm.output[0],
-           greedy=sm.params.table1_configs[0])
+           greedy=sm.params.table1_configs[0], families={f: list(m) for f, m in sm.params.families.items()})
 write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params, wildcards=sm.wildcards)

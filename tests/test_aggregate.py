@@ -9,7 +9,8 @@ import pytest
 
 from goodbadgreedy import tables
 from goodbadgreedy.errors import ConfigError, DataError
-from goodbadgreedy.report import table1, table1_configs, to_markdown
+from goodbadgreedy.config import table1_configs
+from goodbadgreedy.report import table1, to_markdown
 from goodbadgreedy.stats.runs import run_scores, summarize_runs
 
 

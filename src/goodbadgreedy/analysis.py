@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from goodbadgreedy.config import STATS_FILES, SWEEP_PARAMS, sweep_groups
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.stats.estimators import (
     g_pass_at_k,
@@ -52,25 +53,17 @@ __all__ = [
     "rank_flips_table",
     "lengths_table",
     "sweep_groups",
+    "sweep_table",
+    "model_families",
+    "SWEEP_COLUMNS",
     "stats_tables",
     "STATS_FILES",
 ]
 
 _KEYS = ["model", "benchmark", "config"]
 
-#: Decoding parameters a sweep can vary (the x axis of a sweep plot).
-SWEEP_PARAMS = ("temperature", "top_p", "top_k", "repetition_penalty")
-
-#: The stats tables, by name, and their file names under ``{outdir}/stats/``.
-STATS_FILES = {
-    "passk": "passk.csv",
-    "intervals": "intervals.csv",
-    "paired": "paired.csv",
-    "variance": "variance.csv",
-    "ranks": "ranks.csv",
-    "rank_flips": "rank_flips.csv",
-    "lengths": "lengths.csv",
-}
+# SWEEP_PARAMS, STATS_FILES and sweep_groups live in goodbadgreedy.config (no numpy/scipy import:
+# the Snakefile reads them at parse time) and are re-exported here.
 
 
 @dataclass(frozen=True)
@@ -569,35 +562,68 @@ def lengths_table(generations: pl.DataFrame, greedy: str, opts: StatsOptions) ->
 
 # --- sweeps -----------------------------------------------------------------------------------
 
-def sweep_groups(decoding: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Sampling configs that form a one-parameter sweep, by the parameter they vary.
 
-    A parameter ``p`` in :data:`SWEEP_PARAMS` sweeps when at least two sampling configs
-    (``do_sample: true``) agree on every other decoding key and take at least two values of
-    ``p``; the largest such group is kept (ties: the first in params order).
+#: Columns of :func:`sweep_table` (``{outdir}/stats/sweep.csv``).
+SWEEP_COLUMNS = [
+    "param", "value", "family", "model", "benchmark", "config", "greedy_decoding", "n_items", "n_samples",
+    "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi", "greedy_mean",
+]
+
+
+def model_families(models: Sequence[str], families: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """``(family, model)`` pairs: each model once per family it belongs to, in families order;
+    a model in no family once, with family ``""``. With no families, every model with ``""``."""
+    pairs = [(f, m) for f, members in families.items() for m in members if m in models]
+    grouped = {m for _, m in pairs}
+    return pairs + [("", m) for m in models if m not in grouped]
+
+
+def sweep_table(
+    intervals: pl.DataFrame,
+    sweeps: Mapping[str, Mapping[str, float]],
+    *,
+    greedy: str | None = None,
+    families: Mapping[str, Sequence[str]] | None = None,
+) -> pl.DataFrame:
+    """The score of every sweep point, long format: one row per (param, value, family, model, benchmark).
+
+    Rows are :func:`intervals_table` rows of the sweep's configs (the sampling mean over runs
+    and its interval; a temperature-0 point is greedy decoding, ``greedy_decoding`` true, one
+    run); ``greedy_mean`` is the model's score under the ``greedy`` config, for reference.
 
     Args:
-        decoding: params.yaml's ``decoding`` mapping, ``{config: {do_sample, temperature, ...}}``.
+        intervals: :func:`intervals_table`.
+        sweeps: ``{param: {config: value}}`` (params.yaml ``sweeps`` expanded, or
+            :func:`sweep_groups`).
+        greedy: the greedy config (Table 1's), or None.
+        families: ``{family: [model, ...]}``; a model in several families has a row in each.
 
     Returns:
-        ``{param: [config, ...]}`` with configs sorted by the param's value; empty when no
-        parameter sweeps (e.g. a single sampling config).
+        :data:`SWEEP_COLUMNS`, sorted by (param, family, model, benchmark, value).
     """
-    sampling = {k: dict(v) for k, v in decoding.items() if v.get("do_sample")}
-    out: dict[str, list[str]] = {}
-    for p in SWEEP_PARAMS:
-        groups: dict[str, list[str]] = {}
-        for name, spec in sampling.items():
-            rest = repr(sorted((k, v) for k, v in spec.items() if k != p))
-            groups.setdefault(rest, []).append(name)
-        best: list[str] = []
-        for names in groups.values():
-            values = {sampling[n].get(p) for n in names}
-            if len(values) >= 2 and None not in values and len(names) > len(best):
-                best = names
-        if best:
-            out[p] = sorted(best, key=lambda n: (sampling[n][p], n))
-    return out
+    models = sorted(intervals["model"].unique().to_list())
+    fam = model_families(models, families or {})
+    base = {}
+    if greedy is not None:
+        for r in intervals.filter(pl.col("config") == greedy).iter_rows(named=True):
+            base[(r["model"], r["benchmark"])] = r["mean"]
+    rows = []
+    for param, values in sweeps.items():
+        sub = intervals.filter(pl.col("config").is_in(list(values)))
+        for r in sub.iter_rows(named=True):
+            for family, model in fam:
+                if model != r["model"]:
+                    continue
+                rows.append({
+                    "param": param, "value": float(values[r["config"]]), "family": family, "model": model,
+                    "benchmark": r["benchmark"], "config": r["config"], "greedy_decoding": r["n_samples"] == 1,
+                    **{c: r[c] for c in ("n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi")},
+                    "greedy_mean": base.get((model, r["benchmark"])),
+                })
+    schema = {c: pl.Float64 for c in SWEEP_COLUMNS}
+    schema.update(param=pl.String, family=pl.String, model=pl.String, benchmark=pl.String, config=pl.String,
+                  greedy_decoding=pl.Boolean, n_items=pl.Int64, n_samples=pl.Int64, interval=pl.String)
+    return pl.DataFrame(rows, schema=schema).select(SWEEP_COLUMNS).sort(["param", "family", "model", "benchmark", "value"])
 
 
 # --- everything -------------------------------------------------------------------------------

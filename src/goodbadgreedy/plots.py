@@ -155,12 +155,14 @@ def sweep_plot(
     path: str | os.PathLike[str],
     *,
     greedy: str | None = None,
+    families: dict[str, Sequence[str]] | None = None,
 ) -> Path:
     """Score against one decoding parameter (temperature, top_p, repetition_penalty...).
 
     One panel per benchmark, one line per model: the sampling mean of each config of the sweep
     at its parameter value, with the row's interval (``lo``/``hi``) as error bars; the greedy
-    score, when ``greedy`` is given, as a horizontal dashed line.
+    score, when ``greedy`` is given, as a horizontal dashed line. With ``families``, one row of
+    panels per family (scaling, alignment, ...; models in no family share a last row).
 
     Args:
         intervals: :func:`goodbadgreedy.analysis.intervals_table`.
@@ -168,34 +170,41 @@ def sweep_plot(
         values: ``{config: value of param}`` (see :func:`goodbadgreedy.analysis.sweep_groups`).
         path: PNG destination.
         greedy: the greedy config, drawn as a reference line.
+        families: ``{family: [model, ...]}`` (params.yaml ``families``).
 
     Returns:
         ``path``.
     """
+    from goodbadgreedy.analysis import model_families
+
     df = intervals.filter(pl.col("config").is_in(list(values)))
     benches = sorted(df["benchmark"].unique().to_list())
-    fig = Figure(figsize=(4.0 * max(1, len(benches)), 3.6))
+    groups: dict[str, list[str]] = {}
+    for family, model in model_families(sorted(df["model"].unique().to_list()), families or {}):
+        groups.setdefault(family, []).append(model)
+    fig = Figure(figsize=(4.0 * max(1, len(benches)), 3.6 * max(1, len(groups))))
     if not benches:
         _empty(fig.add_subplot(), f"no configs of the {param} sweep")
         return save_png(fig, path)
-    axes = fig.subplots(1, len(benches), squeeze=False)[0]
-    for ax, b in zip(axes, benches):
-        sub = df.filter(pl.col("benchmark") == b)
-        for mi, model in enumerate(sorted(sub["model"].unique().to_list())):
-            rows = sorted(sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]])
-            x = np.array([values[r["config"]] for r in rows], dtype=float)
-            y = np.array([100 * r["mean"] for r in rows])
-            lo = np.array([100 * r["lo"] if r["lo"] is not None else 100 * r["mean"] for r in rows])
-            hi = np.array([100 * r["hi"] if r["hi"] is not None else 100 * r["mean"] for r in rows])
-            ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], marker="o", capsize=3,
-                        color=f"C{mi}", label=model)
-            if greedy is not None:
-                g = intervals.filter((pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy))
-                if g.height:
-                    ax.axhline(100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy")
-        ax.set_title(b)
-        ax.set_xlabel(param)
-        ax.set_ylabel("score (%)")
-        ax.legend(fontsize=7)
+    axes = fig.subplots(len(groups), len(benches), squeeze=False)
+    for row, (family, models) in zip(axes, groups.items()):
+        for ax, b in zip(row, benches):
+            sub = df.filter(pl.col("benchmark") == b)
+            for mi, model in enumerate(models):
+                rows = sorted(sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]])
+                x = np.array([values[r["config"]] for r in rows], dtype=float)
+                y = np.array([100 * r["mean"] for r in rows])
+                lo = np.array([100 * r["lo"] if r["lo"] is not None else 100 * r["mean"] for r in rows])
+                hi = np.array([100 * r["hi"] if r["hi"] is not None else 100 * r["mean"] for r in rows])
+                ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], marker="o", capsize=3,
+                            color=f"C{mi}", label=model)
+                if greedy is not None:
+                    g = intervals.filter((pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy))
+                    if g.height:
+                        ax.axhline(100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy")
+            ax.set_title(f"{family}: {b}" if family else b)
+            ax.set_xlabel(param)
+            ax.set_ylabel("score (%)")
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return save_png(fig, path)

@@ -8,30 +8,14 @@ are in ``runs.csv``.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import polars as pl
 
-from goodbadgreedy.errors import ConfigError
 from goodbadgreedy.stats.runs import STD_DDOF, run_scores, summarize_runs
 
 TABLE1_COLUMNS = [
     "model", "benchmark", "n_items", "n_runs", "greedy", "sample_mean", "sample_std",
     "sample_min", "sample_max", "delta", "greedy_tokens", "sample_tokens",
 ]
-
-
-def table1_configs(decoding: Mapping[str, Mapping]) -> tuple[str, str]:
-    """Pick Table 1's configs: the first greedy and the first sampling config in params order.
-
-    Raises:
-        ConfigError: params.yaml has no greedy or no sampling config.
-    """
-    greedy = [k for k, v in decoding.items() if not v.get("do_sample")]
-    sample = [k for k, v in decoding.items() if v.get("do_sample")]
-    if not greedy or not sample:
-        raise ConfigError("decoding: Table 1 needs one config with do_sample: false and one with do_sample: true")
-    return greedy[0], sample[0]
 
 
 def response_lengths(generations: pl.DataFrame) -> pl.DataFrame:

@@ -21,19 +21,20 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import polars as pl
 
 from goodbadgreedy import benchmarks, tables
-from goodbadgreedy.errors import BackendError, DataError
+from goodbadgreedy.errors import BackendError, ConfigError, DataError
 from goodbadgreedy.generation.backends import Backend, render_prompt
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINE_VERSION", "SampleCache", "cache_key", "generate_table", "render_prompt", "sha256_text"]
+__all__ = ["ENGINE_VERSION", "SampleCache", "cache_key", "generate_table", "merge_generation_shards", "render_prompt",
+           "sha256_text", "shard_range"]
 
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
 #: 2: attention on one thread, grouped by key span (last bits of the logits changed).
@@ -126,6 +127,7 @@ def generate_table(
     seed: int,
     cache_dir: str | os.PathLike[str],
     progress: bool = True,
+    cache_part: str | None = None,
 ) -> pl.DataFrame:
     """Generate ``n_samples`` samples (1 under greedy decoding) for every item.
 
@@ -142,6 +144,9 @@ def generate_table(
         seed: global seed.
         cache_dir: root of the sample cache.
         progress: show the backend's progress bar.
+        cache_part: a shard's name (e.g. ``"0-of-4"``): new samples go to a cache file of their
+            own (``{config}-{key}.{part}.jsonl``), so that concurrent shard jobs never append to
+            one file; samples already in the config's main cache file are reused.
 
     Returns:
         A frame with ``tables.GENERATION_SCHEMA`` (one row per item x sample), sorted by
@@ -162,6 +167,9 @@ def generate_table(
     key = cache_key(decoding=decoding, max_new_tokens=max_new_tokens, seed=seed, identity=backend.cache_identity())
     cache = SampleCache(Path(cache_dir) / model_name / benchmark / f"{config_name}-{key}.jsonl")
     cached = cache.load()
+    if cache_part is not None:
+        cache = SampleCache(Path(cache_dir) / model_name / benchmark / f"{config_name}-{key}.{cache_part}.jsonl")
+        cached.update(cache.load())
 
     rows = items.to_dicts()
     prepared, prompts_text, stops, todo = [], [], [], {}
@@ -237,4 +245,50 @@ def generate_table(
                 "finish_reason": rec["finish_reason"],
             })
     df = pl.DataFrame(out, schema=tables.GENERATION_SCHEMA)
+    return df.sort(["item_id", "sample_idx"])
+
+
+def shard_range(n_items: int, shard: int, shards: int) -> tuple[int, int]:
+    """Item rows ``[start, stop)`` of shard ``shard`` of ``shards``: contiguous, balanced ranges.
+
+    Shard k holds rows ``k * n // S`` to ``(k + 1) * n // S`` of the item subset (in its stored
+    order); the ranges tile ``[0, n)``. A sample's seed derives from its item_id (not its
+    position or shard), so sharding changes no sample.
+
+    Raises:
+        ConfigError: ``shard`` is not in ``[0, shards)``.
+    """
+    if shards < 1 or not 0 <= shard < shards:
+        raise ConfigError(f"generation.shards: shard {shard} is not in [0, {shards})")
+    return shard * n_items // shards, (shard + 1) * n_items // shards
+
+
+def merge_generation_shards(frames: Sequence[pl.DataFrame], items: pl.DataFrame, n_samples: int) -> pl.DataFrame:
+    """Merge the shard tables of one (model, benchmark, config) into its generation table.
+
+    Args:
+        frames: the shard tables (``tables.GENERATION_SCHEMA``), in any order.
+        items: the item subset the shards were cut from.
+        n_samples: samples per item (1 under greedy decoding).
+
+    Returns:
+        The rows sorted by (item_id, sample_idx), as :func:`generate_table` returns them for the
+        whole subset.
+
+    Raises:
+        DataError: an (item, sample) missing, repeated, or not of the subset (first one named).
+    """
+    df = pl.concat([f.select(list(tables.GENERATION_SCHEMA)) for f in frames]) if frames else pl.DataFrame(schema=tables.GENERATION_SCHEMA)
+    df = df.cast(tables.GENERATION_SCHEMA)
+    expected = {(i, j) for i in items["item_id"].to_list() for j in range(n_samples)}
+    seen: set[tuple[str, int]] = set()
+    for key in zip(df["item_id"].to_list(), df["sample_idx"].to_list()):
+        if key in seen:
+            raise DataError(f"generation shards: item {key[0]!r} sample {key[1]} is in more than one shard")
+        if key not in expected:
+            raise DataError(f"generation shards: item {key[0]!r} sample {key[1]} is not in the item subset x n_samples")
+        seen.add(key)
+    missing = sorted(expected - seen)
+    if missing:
+        raise DataError(f"generation shards: {len(missing)} (item, sample) missing, first {missing[0]}")
     return df.sort(["item_id", "sample_idx"])
