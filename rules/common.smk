@@ -1,9 +1,10 @@
 # Config validation, input functions and wildcard constraints shared by all rules.
+import re
 from pathlib import Path
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.config import plan, validate_params
-from goodbadgreedy.report import table1_configs
+from goodbadgreedy.config import table1_configs
 
 def canonical(obj):
     """Key-sorted copy: Snakemake compares params by their repr, so key order must not matter."""
@@ -20,20 +21,23 @@ config.update(validate_params(config))
 PLAN = plan(config)
 OUT = PLAN.outdir
 PROFILE = config["profiles"][config["profile"]]
-GENERATION = canonical(config["generation"])
+# generation settings of a generate job; `shards` only shapes the DAG (see rules/generate.smk)
+GENERATION = canonical({k: v for k, v in config["generation"].items() if k != "shards"})
+SHARDS = PLAN.shards
 # Table 1 compares the first greedy and the first sampling config in params.yaml order
-TABLE1_CONFIGS = list(table1_configs(config["decoding"]))
+# PLAN.decoding: the declared configs, then those params.yaml `sweeps` expand into (config.plan)
+TABLE1_CONFIGS = list(table1_configs(PLAN.decoding))
 # Best-of-N: every scorer of params.yaml scores every sampling config (greedy has one sample)
 SCORERS = list(config["scorers"])
 SCORER_PATTERN = "|".join(SCORERS) or "(?!)"
-SAMPLING_CONFIGS = [c for c in PLAN.configs if config["decoding"][c]["do_sample"]]
-GREEDY_CONFIGS = [c for c in PLAN.configs if not config["decoding"][c]["do_sample"]]
+SAMPLING_CONFIGS = [c for c in PLAN.configs if PLAN.decoding[c]["do_sample"]]
+GREEDY_CONFIGS = [c for c in PLAN.configs if not PLAN.decoding[c]["do_sample"]]
 
 
 wildcard_constraints:
     model="|".join(PLAN.models),
     benchmark="|".join(PLAN.benchmarks),
-    cfg="|".join(PLAN.configs),
+    cfg="|".join(map(re.escape, PLAN.configs)),
 
 
 def raw_files(wildcards):
@@ -46,6 +50,14 @@ def benchmark_options(wildcards):
     return canonical(config["benchmark_options"][wildcards.benchmark])
 
 
+def judge_params(wildcards):
+    """params.yaml's `judge` section for judge-based benchmarks, {} for the others (so editing the
+    judge re-runs only the checks that call it)."""
+    if not _benchmarks.uses_judge(wildcards.benchmark):
+        return {}
+    return canonical(config["judge"])
+
+
 def model_spec(wildcards):
     return canonical(config["models"][wildcards.model])
 
@@ -55,11 +67,11 @@ def n_items(wildcards):
 
 
 def decoding(wildcards):
-    return canonical(config["decoding"][wildcards.cfg])
+    return canonical(PLAN.decoding[wildcards.cfg])
 
 
 def n_samples(wildcards):
-    return PLAN.samples_for(config["decoding"][wildcards.cfg])
+    return PLAN.samples_for(PLAN.decoding[wildcards.cfg])
 
 
 def max_new_tokens(wildcards):
@@ -132,16 +144,26 @@ def best_of_n_outputs():
     return [f"{OUT}/best_of_n.csv", f"{OUT}/plots/best_of_n.png"]
 
 
+def sweep_table_outputs():
+    """The sweep table (the plots come through the report); none without a sweep."""
+    return [f"{OUT}/stats/sweep.csv"] if SWEEPS else []
+
+
 def final_outputs():
-    return [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json", f"{OUT}/report.html"] + best_of_n_outputs()
+    return ([f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json", f"{OUT}/report.html"]
+            + best_of_n_outputs() + sweep_table_outputs())
 
 
 # --- statistics, plots, report (rules/report.smk) ---
-from goodbadgreedy.analysis import STATS_FILES, sweep_groups
+from goodbadgreedy.config import STATS_FILES, sweep_groups
 
 STATS_CONFIG = canonical(config["stats"])
-# {param: [config, ...]}: sampling configs that differ in one decoding parameter only
-SWEEPS = sweep_groups(config["decoding"])
+# {param: [config, ...]}: params.yaml `sweeps` (temperature 0 = greedy included), else sampling
+# configs that differ in one decoding parameter only
+SWEEP_VALUES = {p: {c: PLAN.decoding[c][p] for c in cs} for p, cs in sweep_groups(PLAN.decoding).items()}
+SWEEP_VALUES.update({p: dict(v) for p, v in PLAN.sweeps.items()})
+SWEEPS = {p: list(v) for p, v in SWEEP_VALUES.items()}
+FAMILIES = {f: list(m) for f, m in PLAN.families.items()}
 
 
 def stats_outputs():
@@ -150,11 +172,25 @@ def stats_outputs():
 
 def sweep_values(wildcards):
     """{config: value} of the swept parameter, for the sweep's configs."""
-    return {cfg: config["decoding"][cfg][wildcards.param] for cfg in SWEEPS[wildcards.param]}
+    return SWEEP_VALUES[wildcards.param]
 
 
 def sweep_plots():
     return {p: f"{OUT}/plots/sweep_{p}.png" for p in SWEEPS}
+
+
+def sweep_configs():
+    """{param: {config: value}} of every sweep (the sweep_table rule's params)."""
+    return SWEEP_VALUES
+
+
+# --- sharded generation (generation.shards > 1; rules/generate.smk) ---
+
+
+def generation_shards(wildcards):
+    """The shard files one generation table is merged from."""
+    return [f"{OUT}/shards/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}/{k}-of-{SHARDS}.parquet"
+            for k in range(SHARDS)]
 
 
 def best_of_n_files(wildcards):

@@ -54,3 +54,15 @@ def smoke(tmp_path_factory, request):
     if not DVC.is_file() or not (REPO / ".git").exists():
         pytest.skip(f"needs dvc beside this Python ({sys.executable}) and a git checkout")
     return build_smoke(tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """``transformers serve`` of the packaged model on loopback, once per test session (the HTTP
+    backend, generate-table and judge tests share it; tests/servers.py)."""
+    from servers import TransformersServer, prepare_smollm2
+
+    root = tmp_path_factory.mktemp("serve")
+    folder = prepare_smollm2(root / "smollm2-hf")
+    with TransformersServer(folder, root / "serve.log") as srv:
+        yield srv

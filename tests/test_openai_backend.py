@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from servers import FakeServer, TransformersServer, chat_reply, free_port, prepare_smollm2
+from servers import FakeServer, chat_reply, free_port
 
 from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import BackendError, ConfigError
@@ -25,12 +25,9 @@ POEM = Prompt(messages=({"role": "user", "content": "Write a short poem about th
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A running ``transformers serve`` (stopped at module teardown, whatever happens)."""
-    root = tmp_path_factory.mktemp("serve")
-    folder = prepare_smollm2(root / "smollm2-hf")
-    with TransformersServer(folder, root / "serve.log") as srv:
-        yield srv
+def server(served):
+    """The session's running ``transformers serve`` (conftest.py: one per test session)."""
+    return served
 
 
 def backend_for(server, **kw) -> OpenAIBackend:

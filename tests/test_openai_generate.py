@@ -12,7 +12,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from servers import TransformersServer, prepare_smollm2
 
 from goodbadgreedy.data import download, select_items
 from goodbadgreedy.generation.backends import OpenAIServedBackend
@@ -27,12 +26,9 @@ SAMPLE = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repe
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A running ``transformers serve`` (stopped at module teardown, whatever happens)."""
-    root = tmp_path_factory.mktemp("serve")
-    folder = prepare_smollm2(root / "smollm2-hf")
-    with TransformersServer(folder, root / "serve.log") as srv:
-        yield srv
+def server(served):
+    """The session's running ``transformers serve`` (conftest.py: one per test session)."""
+    return served
 
 
 @pytest.fixture()

@@ -106,12 +106,42 @@ PACKAGE_DIR = Path("src") / PACKAGE
 KeySpec = Sequence[str] | Callable[[Mapping[str, str], Mapping[str, Any]], Sequence[str]]
 
 
+def _decoding(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """``decoding`` of a job: ``decoding.<cfg>``, or for a sweep's config ``sweeps.<param>`` and
+    ``decoding.<base>`` (expanded configs are not spelled out in params.yaml)."""
+    from goodbadgreedy.config import decoding_keys
+
+    return decoding_keys(config, wildcards["cfg"])
+
+
 def _generate_n_samples(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
     """``n_samples`` of a generate job: ``profiles.<p>.n_samples`` only when the config samples."""
-    keys = ["decoding.{cfg}"]
-    if config["decoding"][wildcards["cfg"]].get("do_sample"):
+    from goodbadgreedy.config import expand_sweeps
+
+    keys = _decoding(wildcards, config)
+    cfg = wildcards["cfg"]
+    spec = config["decoding"].get(cfg) or expand_sweeps(config["decoding"], config.get("sweeps") or {})[0][cfg]
+    if spec.get("do_sample"):
         keys.append("profiles.{profile}.n_samples")
     return keys
+
+
+def _generation(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """``generation`` of a generate job: the section less ``shards`` (rules/common.smk: GENERATION).
+
+    Mapped to the whole section, as before sharding existed; ``shards`` only shapes the DAG, and a
+    change of it renders other stages anyway (generate_shard / merge_generations)."""
+    return ["generation"]
+
+
+def _with_sweeps(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """Derived from ``decoding`` and, when params.yaml has them, ``sweeps`` (not value-checked)."""
+    return ["decoding"] + (["sweeps"] if config.get("sweeps") else [])
+
+
+def _families(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """``families`` when params.yaml declares some (an empty default maps to no key)."""
+    return ["families"] if config.get("families") else []
 
 
 def _generate_runtime(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
@@ -119,6 +149,13 @@ def _generate_runtime(wildcards: Mapping[str, str], config: Mapping[str, Any]) -
     backend = config["models"][wildcards["model"]].get("backend", "hf")
     keys = {"hf": ["dtype", "device"], "vllm": ["dtype", "vllm"], "openai": ["openai"]}[backend]
     return ["models.{model}.backend"] + [f"models.{{model}}.{k}" for k in keys]
+
+
+def _check_judge(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
+    """``judge`` of a check job (``rules/common.smk: judge_params``): ``judge`` for judge-based benchmarks."""
+    from goodbadgreedy import benchmarks
+
+    return ["judge"] if benchmarks.uses_judge(wildcards["benchmark"]) else []
 
 
 #: Snakemake rule param -> the dotted params.yaml keys its value is computed from. Looked up as
@@ -131,24 +168,30 @@ PARAM_KEYS: dict[str | tuple[str, str], KeySpec] = {
     "spec": ["models.{model}"],
     "max_new_tokens": ["profiles.{profile}.max_new_tokens.{benchmark}"],
     "runtime": _generate_runtime,
-    "generation": ["generation"],
+    "generation": _generation,
+    "shards": ["generation.shards"],  # generate_shard / merge_generations (generation.shards > 1)
     "profile": ["profile"],
-    "decoding": ["decoding.{cfg}"],
+    "decoding": _decoding,
     ("generate", "n_samples"): _generate_n_samples,
+    ("check", "judge"): _check_judge,
+    ("generate_shard", "n_samples"): _generate_n_samples,
+    ("merge_generations", "n_samples"): _generate_n_samples,
     # derived from decoding (the first greedy and the first sampling config), so not value-checked
-    ("aggregate", "table1_configs"): lambda wildcards, config: ["decoding"],
+    ("aggregate", "table1_configs"): _with_sweeps,
     ("aggregate", "n_samples"): ["profiles.{profile}.n_samples"],
     "scorer": ["scorers.{scorer}"],
     # derived from decoding (which configs are greedy), so not value-checked
     ("best_of_n", "greedy_configs"): lambda wildcards, config: ["decoding"],
     # statistics, plots and report (rules/report.smk)
-    "table1_configs": lambda wildcards, config: ["decoding"],
+    "table1_configs": _with_sweeps,
+    "families": _families,
     "stats": ["stats"],
     "outdir": ["profiles.{profile}.outdir"],
-    ("stats", "decoding"): ["decoding"],  # which configs sample
+    ("stats", "decoding"): _with_sweeps,  # which configs sample
     # derived from decoding (the swept parameter's values / which parameters sweep), not value-checked
-    ("sweep_plot", "sweep"): lambda wildcards, config: ["decoding"],
-    ("report", "sweeps"): lambda wildcards, config: ["decoding"],
+    ("sweep_plot", "sweep"): _with_sweeps,
+    ("sweep_table", "sweeps"): _with_sweeps,
+    ("report", "sweeps"): _with_sweeps,
     ("report", "n_samples"): ["profiles.{profile}.n_samples"],
 }
 
