@@ -23,6 +23,11 @@ from typing import Any, Callable
 HOST = "127.0.0.1"
 
 
+#: pids of the servers this process started and has not stopped yet (tests that check that
+#: nothing else is left running, e.g. tests/test_sandbox.py, leave them out).
+RUNNING: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on loopback that was free a moment ago (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -83,6 +88,7 @@ class TransformersServer:
         self._log = open(self.log_path, "wb")
         # own session = own process group, so teardown reaches the workers it may spawn
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        RUNNING.add(self.proc.pid)
         try:
             self._wait_ready()
         except BaseException:
@@ -128,6 +134,7 @@ class TransformersServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            RUNNING.discard(self.proc.pid)
         if getattr(self, "_log", None) is not None:
             self._log.close()
             self._log = None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from smoke import Clone, _link_tree, _ran, _run
+from smoke import DVC, Clone, _link_tree, _ran, _run
 
 from goodbadgreedy.dvcgen import Job, code_deps, dump, param_keys, sidecars, snakemake_jobs, stage
 from goodbadgreedy.errors import ConfigError
@@ -175,21 +175,35 @@ def test_push_then_pull_in_a_fresh_clone(smoke, tmp_path):
 
 
 @pytest.mark.slow
-def test_changed_temperature_reruns_only_its_stages(smoke):
+def test_changed_temperature_invalidates_only_its_stages(smoke):
+    """After a temperature edit, DVC finds exactly the sampling config's generate stages changed
+    (their downstream stages follow by the DAG, which test_dvc_graph_is_the_snakemake_graph checks
+    against Snakemake's; tests/test_pipeline.py dry-runs the same edit through Snakemake and the
+    sweep test runs new configs for real). Not re-run here: re-running its 16 stages took 5.6 min
+    of the suite on two cores. params.yaml is restored afterwards."""
+    import json
+    import subprocess
+
     clone, _, _ = smoke
     path = clone.root / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    text = path.read_text()
+    params = yaml.safe_load(text)
     old = params["decoding"]["sample"]["temperature"]
     new = 0.5 if old != 0.5 else 0.7
-    text = path.read_text()
     block = re.search(r"(?m)^  sample:\n(?:    .*\n)+", text)
     path.write_text(text[: block.start()] + block.group(0).replace(f"temperature: {old}", f"temperature: {new}") + text[block.end():])
-    diff = clone.dvc("params", "diff")
-    assert re.search(rf"decoding\.sample\.temperature\s+{old}\s+{new}", diff), diff
-    assert "decoding.greedy" not in diff
-    ran = _ran(clone.dvc("repro"))
-    stages = clone.stages()
-    sample_stages = {n for n in stages if n.startswith(("generate-", "check-")) and n.endswith("-sample")}
-    score_stages = {n for n in stages if n.startswith("score-") and "-sample-" in n}
-    assert score_stages and ran == sample_stages | score_stages | {"aggregate", "best_of_n", "stats", "plots", "report"}
+    try:
+        diff = clone.dvc("params", "diff")
+        assert re.search(rf"decoding\.sample\.temperature\s+{old}\s+{new}", diff), diff
+        assert "decoding.greedy" not in diff
+        proc = subprocess.run([str(DVC), "status", "--json"], cwd=clone.root, env=clone.env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        status = json.loads(proc.stdout)
+        expected = {n for n in clone.stages() if n.startswith("generate-") and n.endswith("-sample")}
+        assert len(expected) == 3 and set(status) == expected, status
+        for name in expected:  # the param key of dvc.yaml is the config's whole subtree
+            assert status[name] == [{"changed deps": {"params.yaml": {"decoding.sample": "modified"}}}], status[name]
+    finally:
+        path.write_text(text)
     assert "Data and pipelines are up to date." in clone.dvc("status")

@@ -75,11 +75,14 @@ def sandbox_processes() -> list[tuple[int, int]]:
 
 
 def own_children() -> list[int]:
+    """This process's children, except the session's ``transformers serve`` (tests/servers.py)."""
+    from servers import RUNNING
+
     kids = []
     for tid in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{tid}/children") as f:
             kids += [int(x) for x in f.read().split()]
-    return kids
+    return [k for k in kids if k not in RUNNING]
 
 
 # ----------------------------------------------------------------------------- API
