@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
             with open(args.profile_out, "w") as fh:
                 pstats.Stats(str(stats), stream=fh).sort_stats("cumulative").print_stats(40)
+                pstats.Stats(str(stats), stream=fh).sort_stats("tottime").print_stats(30)
     res.update(jobs=jobs, note=note, configs=5, target_s=TARGET_S,
                ratio_to_trivial=res["full_s"] / res["trivial_s"], ratio_to_smoke=res["full_s"] / res["smoke_s"])
     if args.json:
