@@ -260,20 +260,26 @@ def generate(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(rows), desc="generate", unit="sample", dynamic_ncols=True)
-    t0, n_tok = time.perf_counter(), 0
+    t0, n_tok, shown = time.perf_counter(), 0, 0.0
+
+    def generated(n: int) -> None:
+        """``n`` tokens were just decoded (one per live row): the bar's tok/s counts them all."""
+        nonlocal n_tok, shown
+        n_tok += n
+        now = time.perf_counter()
+        if bar is not None and now - shown > 1.0:
+            shown = now
+            bar.set_postfix(tok_s=f"{n_tok / max(now - t0, 1e-9):.1f}")
 
     def finished(r: _Row) -> None:
-        nonlocal n_tok
         out[r.prompt_idx][r.sample_pos] = r.sample
         remaining[r.prompt_idx] -= 1
-        n_tok += r.sample.n_tokens
         if remaining[r.prompt_idx] == 0 and on_prompt_done is not None:
             on_prompt_done(r.prompt_idx, out[r.prompt_idx])
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(tok_s=f"{n_tok / max(time.perf_counter() - t0, 1e-9):.1f}")
 
-    _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows))).run(rows, finished)
+    _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows))).run(rows, finished, generated)
     if bar is not None:
         bar.close()
     return out
@@ -303,7 +309,7 @@ class _Batcher:
         self.prefixes: dict[int, tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = {}
 
     # ----- the loop -----
-    def run(self, queue: list[_Row], finished: Callable[[_Row], None]) -> None:
+    def run(self, queue: list[_Row], finished: Callable[[_Row], None], generated: Callable[[int], None]) -> None:
         queue = list(queue)
         self.queued = {}
         for r in queue:
@@ -333,6 +339,7 @@ class _Batcher:
             step_ids[idx] = toks
             if self.seen is not None:
                 self.seen[idx, toks] = True
+            generated(len(rows))
             for i, r, t in zip(live, rows, toks.tolist()):
                 if self._append(r, t, max_steps):
                     self.slots[i] = None
