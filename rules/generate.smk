@@ -52,7 +52,7 @@ else:
         resources:
             mem_mb=4000,
         script:
-            "../scripts/generate_shard.py"
+            "../scripts/generate.py"
 
     rule merge_generations:
         """The shards of a model x benchmark x decoding config -> its generation table (validated)."""
