@@ -424,6 +424,14 @@ def _ranks(values: Mapping[str, float]) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, r)}
 
 
+def _comparable(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]):
+    """Yield (benchmark, sampling config, models having both it and the greedy config), sorted."""
+    models = sorted({k[0] for k in matrices})
+    for bench in sorted({k[1] for k in matrices}):
+        for cfg in samples:
+            yield bench, cfg, [m for m in models if (m, bench, greedy) in matrices and (m, bench, cfg) in matrices]
+
+
 def ranks_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]) -> pl.DataFrame:
     """Each model's rank per benchmark under greedy and under the sampling mean (1 = best).
 
@@ -434,13 +442,8 @@ def ranks_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: st
         :data:`RANKS_COLUMNS` (``rank_change = rank_sample - rank_greedy``).
     """
     rows = []
-    benchmarks = sorted({k[1] for k in matrices})
-    models = sorted({k[0] for k in matrices})
-    for bench in benchmarks:
-        for cfg in samples:
-            have = [m for m in models if (m, bench, greedy) in matrices and (m, bench, cfg) in matrices]
-            if not have:
-                continue
+    for bench, cfg, have in _comparable(matrices, greedy, samples):
+        if have:
             g = {m: float(matrices[(m, bench, greedy)].scores.mean()) for m in have}
             s = {m: float(matrices[(m, bench, cfg)].scores.mean()) for m in have}
             rg, rs = _ranks(g), _ranks(s)
@@ -489,19 +492,15 @@ def rank_flips_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greed
         :data:`RANK_FLIPS_COLUMNS`.
     """
     rows = []
-    benchmarks = sorted({k[1] for k in matrices})
-    models = sorted({k[0] for k in matrices})
-    for bench in benchmarks:
-        for cfg in samples:
-            have = [m for m in models if (m, bench, greedy) in matrices and (m, bench, cfg) in matrices]
-            for ma, mb in combinations(have, 2):
-                ga, gb = (float(matrices[(m, bench, greedy)].scores.mean()) for m in (ma, mb))
-                sa, sb = (matrices[(m, bench, cfg)].scores for m in (ma, mb))
-                go, so = _order(ga, gb), _order(float(sa.mean()), float(sb.mean()))
-                rows.append({"benchmark": bench, "sample_config": cfg, "model_a": ma, "model_b": mb, "greedy_a": ga,
-                             "greedy_b": gb, "mean_a": float(sa.mean()), "mean_b": float(sb.mean()),
-                             "greedy_order": go, "sample_order": so, "flip": go != so,
-                             "p_a_beats_b": p_beats(sa.mean(axis=0), sb.mean(axis=0))})
+    for bench, cfg, have in _comparable(matrices, greedy, samples):
+        for ma, mb in combinations(have, 2):
+            ga, gb = (float(matrices[(m, bench, greedy)].scores.mean()) for m in (ma, mb))
+            sa, sb = (matrices[(m, bench, cfg)].scores for m in (ma, mb))
+            go, so = _order(ga, gb), _order(float(sa.mean()), float(sb.mean()))
+            rows.append({"benchmark": bench, "sample_config": cfg, "model_a": ma, "model_b": mb, "greedy_a": ga,
+                         "greedy_b": gb, "mean_a": float(sa.mean()), "mean_b": float(sb.mean()),
+                         "greedy_order": go, "sample_order": so, "flip": go != so,
+                         "p_a_beats_b": p_beats(sa.mean(axis=0), sb.mean(axis=0))})
     schema = {c: pl.Float64 for c in RANK_FLIPS_COLUMNS}
     schema.update({c: pl.String for c in ("benchmark", "sample_config", "model_a", "model_b", "greedy_order", "sample_order")})
     schema["flip"] = pl.Boolean
