@@ -18,7 +18,30 @@ def test_names_and_get():
     for name in benchmarks.names():
         module = benchmarks.get(name)
         assert module.NAME == name
-        assert benchmarks.REGISTRY[name] is module
+        assert module.__name__ == f"goodbadgreedy.benchmarks.{name}"
+
+
+def test_registry_data_agrees_with_the_modules():
+    """NAMES and JUDGE_BENCHMARKS are plain data (no module import at Snakefile parse): every
+    module of the package is registered, and exactly the judge-graded ones take a `judge` arg."""
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - {"base"}
+    assert sorted(modules) == benchmarks.names() == sorted(benchmarks.NAMES)
+    for name in benchmarks.names():
+        check_args = list(inspect.signature(benchmarks.get(name).check).parameters)
+        assert ("judge" in check_args) == (name in benchmarks.JUDGE_BENCHMARKS) == benchmarks.uses_judge(name)
+
+
+def test_registry_import_does_not_load_the_modules():
+    """The Snakefile imports the registry at every start; the modules (and polars) stay unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys, goodbadgreedy.benchmarks as b; b.names(); b.uses_judge('gsm8k'); "
+            "print(sorted(m for m in sys.modules if m.startswith('goodbadgreedy.benchmarks.') or m == 'polars'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_get_unknown_names_it_and_the_known_ones():

@@ -15,28 +15,9 @@ from typing import Any, Mapping
 import polars as pl
 
 from goodbadgreedy import benchmarks, tables
+from goodbadgreedy.checksums import read_sums
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.io import sha256_file
-
-
-def read_sums(sums_file: str | Path) -> dict[str, str]:
-    """Parse a ``sha256sum`` file into {relative path: hex digest}.
-
-    Raises:
-        DataError: the file is missing or a line is malformed (naming the line number).
-    """
-    sums_file = Path(sums_file)
-    if not sums_file.is_file():
-        raise DataError(f"checksum file {sums_file} is missing")
-    out: dict[str, str] = {}
-    for n, line in enumerate(sums_file.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split(maxsplit=1)
-        if len(parts) != 2 or len(parts[0]) != 64:
-            raise DataError(f"{sums_file}:{n}: not a 'sha256  path' line: {line!r}")
-        out[parts[1].lstrip("*").strip()] = parts[0].lower()
-    return out
 
 
 def verify_files(raw_root: str | Path, benchmark: str, sums_file: str | Path) -> dict[str, str]:

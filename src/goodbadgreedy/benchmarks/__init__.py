@@ -4,46 +4,66 @@ Each module implements :class:`goodbadgreedy.benchmarks.base.Benchmark`: ``NAME`
 (relative to ``data/raw/<NAME>/``), ``DEFAULT_OPTIONS``, ``load(raw_dir, options)``,
 ``build_prompt(item, options)`` and ``check(items, generations, options)``.
 
-Judge-based benchmarks (``mixeval``, ``alpaca_eval``, ``arena_hard``) also set ``USES_JUDGE =
-True``: their ``check`` takes the ``judge`` section of params.yaml as a fourth argument, and their
-``summary(checks, items, generations)`` returns counts (and win rates) for the lineage sidecar.
+Judge-based benchmarks (:data:`JUDGE_BENCHMARKS`: ``mixeval``, ``alpaca_eval``, ``arena_hard``)
+differ in two ways: their ``check`` takes the ``judge`` section of params.yaml as a fourth
+argument, and their ``summary(checks, items, generations)`` returns counts (and win rates) for the
+lineage sidecar.
+
+The names and the judge set are plain data here and the modules are imported on the first
+:func:`get`: the Snakefile reads the registry at every start (a no-op ``snakemake -n`` included)
+and the modules import polars, ~0.2 s of it (``benchmarks/dryrun.py``). A test checks that
+:data:`NAMES` and :data:`JUDGE_BENCHMARKS` agree with the modules.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import ModuleType
 
-from goodbadgreedy.benchmarks import alpaca_eval, arena_hard, gsm8k, humaneval, mixeval, mmlu_redux
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import ConfigError
 
-#: Benchmark name -> module.
-REGISTRY: dict[str, ModuleType] = {
-    m.NAME: m for m in (gsm8k, mmlu_redux, humaneval, mixeval, alpaca_eval, arena_hard)
-}
+#: Registered benchmark names, sorted (each is a module of this package with that ``NAME``).
+NAMES: tuple[str, ...] = ("alpaca_eval", "arena_hard", "gsm8k", "humaneval", "mixeval", "mmlu_redux")
+#: Benchmarks graded by the LLM judge: their check stage needs params.yaml's ``judge`` section.
+JUDGE_BENCHMARKS: frozenset[str] = frozenset({"alpaca_eval", "arena_hard", "mixeval"})
+
+
+@lru_cache(maxsize=1)
+def _modules() -> dict[str, ModuleType]:
+    # plain import statements (not importlib by name), so dvcgen's import closure sees them
+    from goodbadgreedy.benchmarks import alpaca_eval, arena_hard, gsm8k, humaneval, mixeval, mmlu_redux
+
+    return {m.NAME: m for m in (alpaca_eval, arena_hard, gsm8k, humaneval, mixeval, mmlu_redux)}
+
+
+def _known(name: str) -> str:
+    if not isinstance(name, str) or name not in NAMES:
+        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(NAMES)}")
+    return name
 
 
 def uses_judge(name: str) -> bool:
-    """Whether benchmark ``name`` is graded by the LLM judge (its check needs params.yaml's ``judge``)."""
-    return bool(getattr(get(name), "USES_JUDGE", False))
+    """Whether benchmark ``name`` is graded by the LLM judge (its check needs params.yaml's ``judge``).
+
+    Raises:
+        goodbadgreedy.errors.ConfigError: ``name`` is not registered.
+    """
+    return _known(name) in JUDGE_BENCHMARKS
 
 
 def names() -> list[str]:
     """Return the registered benchmark names, sorted."""
-    return sorted(REGISTRY)
+    return list(NAMES)
 
 
 def get(name: str) -> ModuleType:
-    """Return the module of benchmark ``name``.
+    """Return the module of benchmark ``name`` (importing the benchmark modules on first use).
 
     Raises:
         goodbadgreedy.errors.ConfigError: ``name`` is not registered (the message names it and the
             known benchmarks).
     """
-    try:
-        return REGISTRY[name]
-    except (KeyError, TypeError):
-        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(names())}") from None
+    return _modules()[_known(name)]
 
 
-__all__ = ["REGISTRY", "Prompt", "get", "names", "uses_judge"]
+__all__ = ["JUDGE_BENCHMARKS", "NAMES", "get", "names", "uses_judge"]

@@ -40,7 +40,6 @@ from goodbadgreedy.judge import parsing
 NAME = "alpaca_eval"
 RAW_FILES: tuple[str, ...] = ("alpaca_eval_gpt4_baseline.json",)
 DEFAULT_OPTIONS: dict[str, Any] = {}
-USES_JUDGE = True
 BASELINE = "gpt4_1106_preview"
 
 # AlpacaEval 2's annotator prompt (alpaca_eval_clf_gpt4_turbo; tatsu-lab/alpaca_eval, Apache-2.0).

@@ -38,7 +38,6 @@ NAME = "arena_hard"
 RAW_FILES: tuple[str, ...] = ("question.jsonl", "o3-mini-2025-01-31.jsonl")
 #: ``games``: 2 (both answer orders, as arena-hard-auto) or 1 (baseline first only).
 DEFAULT_OPTIONS: dict[str, Any] = {"games": 2}
-USES_JUDGE = True
 BASELINE = "o3-mini-2025-01-31"
 
 _VERDICTS = """After providing your explanation, you must output only one of the following choices as your final verdict with a label:

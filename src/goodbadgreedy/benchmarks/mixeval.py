@@ -48,8 +48,6 @@ NAME = "mixeval"
 RAW_FILES: tuple[str, ...] = ("free-form.json", "multiple-choice.json")
 #: ``split``: ``both`` | ``free_form`` | ``multiple_choice``.
 DEFAULT_OPTIONS: dict[str, Any] = {"split": "both"}
-#: The check stage needs the ``judge`` section of params.yaml.
-USES_JUDGE = True
 SPLITS = ("both", "free_form", "multiple_choice")
 
 MULTI_CHOICE_PROMPT = "Answer with the option letter from the given choices directly."
