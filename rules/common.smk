@@ -3,8 +3,14 @@ import re
 from pathlib import Path
 
 from goodbadgreedy import benchmarks as _benchmarks
+from goodbadgreedy.checksums import files_of, read_sums
+from goodbadgreedy.smk import input_function, lazy_pandas_params_serializer
 from goodbadgreedy.config import plan, validate_params
 from goodbadgreedy.config import table1_configs
+
+# Snakemake's params trigger imports pandas (~0.8 s) on every run unless told not to (goodbadgreedy.smk)
+lazy_pandas_params_serializer()
+
 
 def canonical(obj):
     """Key-sorted copy: Snakemake compares params by their repr, so key order must not matter."""
@@ -40,16 +46,22 @@ wildcard_constraints:
     cfg="|".join(map(re.escape, PLAN.configs)),
 
 
+RAW_SUMS = read_sums("data/raw/SHA256SUMS")
+
+
+@input_function
 def raw_files(wildcards):
-    """The vendored raw files of one benchmark (their checksums are verified by the rule)."""
-    files = _benchmarks.get(wildcards.benchmark).RAW_FILES
-    return [f"data/raw/{wildcards.benchmark}/{name}" for name in files]
+    """The vendored raw files of one benchmark: those data/raw/SHA256SUMS lists under its folder
+    (the rule checks each file the benchmark module reads against its sum)."""
+    return [f"data/raw/{path}" for path in files_of(RAW_SUMS, wildcards.benchmark)]
 
 
+@input_function
 def benchmark_options(wildcards):
     return canonical(config["benchmark_options"][wildcards.benchmark])
 
 
+@input_function
 def judge_params(wildcards):
     """params.yaml's `judge` section for judge-based benchmarks, {} for the others (so editing the
     judge re-runs only the checks that call it)."""
@@ -58,26 +70,32 @@ def judge_params(wildcards):
     return canonical(config["judge"])
 
 
+@input_function
 def model_spec(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
+@input_function
 def n_items(wildcards):
     return PROFILE["n_items"][wildcards.benchmark]
 
 
+@input_function
 def decoding(wildcards):
     return canonical(PLAN.decoding[wildcards.cfg])
 
 
+@input_function
 def n_samples(wildcards):
     return PLAN.samples_for(PLAN.decoding[wildcards.cfg])
 
 
+@input_function
 def max_new_tokens(wildcards):
     return PROFILE["max_new_tokens"][wildcards.benchmark]
 
 
+@input_function
 def model_runtime(wildcards):
     """The backend and its options: what changes generated text, or where and how it runs.
 
@@ -113,6 +131,7 @@ def all_generations():
     )
 
 
+@input_function
 def scorer_spec(wildcards):
     return canonical(config["scorers"][wildcards.scorer])
 
@@ -170,6 +189,7 @@ def stats_outputs():
     return {name: f"{OUT}/stats/{fname}" for name, fname in STATS_FILES.items()}
 
 
+@input_function
 def sweep_values(wildcards):
     """{config: value} of the swept parameter, for the sweep's configs."""
     return SWEEP_VALUES[wildcards.param]
@@ -187,12 +207,14 @@ def sweep_configs():
 # --- sharded generation (generation.shards > 1; rules/generate.smk) ---
 
 
+@input_function
 def generation_shards(wildcards):
     """The shard files one generation table is merged from."""
     return [f"{OUT}/shards/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}/{k}-of-{SHARDS}.parquet"
             for k in range(SHARDS)]
 
 
+@input_function
 def best_of_n_files(wildcards):
     """best_of_n.csv / best_of_n.png for the report when the DAG has the best_of_n rule's outputs."""
     if not workflow.is_rule("best_of_n"):
