@@ -4,6 +4,11 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+from goodbadgreedy.config import read_yaml_mapping
+
+# A YAML syntax error in params.yaml stops here, naming its line and column.
+read_yaml_mapping("params.yaml")
+
 
 configfile: "params.yaml"
 

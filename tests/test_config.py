@@ -63,6 +63,20 @@ def test_malformed_params_name_the_key(params, path, value, expected):
         validate_params(_broken(params, path, value))
 
 
+def test_bad_yaml_names_line_and_column(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: 2024\nprofile: smoke\nmodels:\n  a: 1\n   b: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_params(bad)
+    assert str(info.value) == (f"{bad}: not valid YAML: mapping values are not allowed in this context (line 5, column 5)")
+
+
+def test_snakefile_checks_params_yaml_before_snakemake_reads_it():
+    """Snakemake's own message for a YAML error names no line: the Snakefile reads it first."""
+    text = (REPO / "Snakefile").read_text()
+    assert text.index('read_yaml_mapping("params.yaml")') < text.index('configfile: "params.yaml"')
+
+
 def test_load_params_reports_bad_yaml(tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text("profile: [unclosed\n")

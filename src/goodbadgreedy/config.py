@@ -113,17 +113,37 @@ def load_params(path: str | Path = "params.yaml", overrides: Mapping[str, Any] |
     Raises:
         ConfigError: unreadable YAML (naming the file and line) or invalid content.
     """
+    params = read_yaml_mapping(path)
+    params.update(overrides or {})
+    return validate_params(params, source=str(path))
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping (params.yaml), with errors that say where.
+
+    The Snakefile calls this on params.yaml before its ``configfile:`` directive, because
+    Snakemake's own message for a YAML syntax error names neither the line nor the column.
+
+    Raises:
+        ConfigError: the file cannot be read; its YAML is malformed (the message gives the file,
+            line and column, and what the parser expected); or it is not a mapping.
+    """
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        params = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        parts = [f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
+                 for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)) if what]
+        raise ConfigError(f"{path}: not valid YAML: {'; '.join(parts)}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: must be a mapping of keys, got {type(params).__name__}")
-    params.update(overrides or {})
-    return validate_params(params, source=str(path))
+    return params
 
 
 #: Decoding parameters a sweep can vary (the x axis of a sweep plot).
