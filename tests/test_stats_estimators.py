@@ -155,8 +155,8 @@ def test_pass_at_k_curve():
     [
         ((5, 2, 6), "k = 6 exceeds"),
         ((5, 2, 0), "k must be >= 1"),
-        ((5, 6, 2), "c must be <= n"),
-        ((5, -1, 2), "c must be >= 0"),
+        ((5, 6, 2), r"c must lie in \[0, n\], got c = 6 with n = 5"),
+        ((5, -1, 2), r"c must lie in \[0, n\], got c = -1 with n = 5"),
         ((0, 0, 1), "n must be >= 1"),
         ((5, 2.5, 2), "c must hold integer counts"),
         ((5, 2, 2.0), "k must be an integer"),

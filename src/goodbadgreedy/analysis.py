@@ -58,6 +58,7 @@ __all__ = [
     "SWEEP_COLUMNS",
     "stats_tables",
     "STATS_FILES",
+    "SWEEP_PARAMS",
 ]
 
 _KEYS = ["model", "benchmark", "config"]

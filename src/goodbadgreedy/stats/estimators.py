@@ -113,10 +113,14 @@ def _check_matrix(
     return arr
 
 
-def _check_counts(n: object, c: object) -> tuple[np.ndarray, np.ndarray]:
-    """Broadcast ``n`` and ``c`` to integer arrays with ``n >= 1`` and ``0 <= c <= n``."""
+def _check_counts(n: object, c: object, names: tuple[str, str] = ("n", "c")) -> tuple[np.ndarray, np.ndarray]:
+    """Broadcast ``n`` and ``c`` to integer arrays with ``n >= 1`` and ``0 <= c <= n``.
+
+    ``names`` are what the error messages call them (``wilson_interval`` says ``successes``).
+    """
+    n_name, c_name = names
     arrs = []
-    for name, value in (("n", n), ("c", c)):
+    for name, value in ((n_name, n), (c_name, c)):
         arr = np.asarray(value)
         if arr.dtype == object or not (
             np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
@@ -131,15 +135,13 @@ def _check_counts(n: object, c: object) -> tuple[np.ndarray, np.ndarray]:
         n_arr, c_arr = np.broadcast_arrays(*arrs)
     except ValueError:
         raise ValueError(
-            f"n and c must broadcast together, got shapes {arrs[0].shape} and {arrs[1].shape}"
+            f"{n_name} and {c_name} must broadcast together, got shapes {arrs[0].shape} and {arrs[1].shape}"
         ) from None
     if (n_arr < 1).any():
-        raise ValueError(f"n must be >= 1, got min(n) = {n_arr.min()}")
-    if (c_arr < 0).any():
-        raise ValueError(f"c must be >= 0, got min(c) = {c_arr.min()}")
-    if (c_arr > n_arr).any():
-        i = np.argwhere(c_arr > n_arr)[0]
-        raise ValueError(f"c must be <= n, got c = {c_arr[tuple(i)]} > n = {n_arr[tuple(i)]}")
+        raise ValueError(f"{n_name} must be >= 1, got min({n_name}) = {n_arr.min()}")
+    if (c_arr < 0).any() or (c_arr > n_arr).any():
+        i = tuple(np.argwhere((c_arr < 0) | (c_arr > n_arr))[0])
+        raise ValueError(f"{c_name} must lie in [0, {n_name}], got {c_name} = {c_arr[i]} with {n_name} = {n_arr[i]}")
     return n_arr, c_arr
 
 

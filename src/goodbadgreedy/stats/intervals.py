@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.stats import norm
 
-from goodbadgreedy.stats.estimators import _check_confidence, _check_int, _check_matrix
+from goodbadgreedy.stats.estimators import _check_confidence, _check_counts, _check_int, _check_matrix
 
 __all__ = [
     "wilson_interval",
@@ -86,29 +86,7 @@ def wilson_interval(
             ``confidence`` outside (0, 1).
     """
     conf = _check_confidence(confidence)
-    arrs = []
-    for name, value in (("successes", successes), ("n", n)):
-        arr = np.asarray(value)
-        if arr.dtype == object or not (
-            np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-        ):
-            raise ValueError(f"{name} must be an integer count, got {value!r}")
-        if arr.size == 0:
-            raise ValueError(f"{name} must be non-empty")
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must hold integer counts, got {value!r}")
-        arrs.append(arr.astype(float))
-    try:
-        x, m = np.broadcast_arrays(*arrs)
-    except ValueError:
-        raise ValueError(
-            f"successes and n must broadcast together, got shapes {arrs[0].shape} and "
-            f"{arrs[1].shape}"
-        ) from None
-    if (m < 1).any():
-        raise ValueError(f"n must be >= 1, got min(n) = {m.min():g}")
-    if (x < 0).any() or (x > m).any():
-        raise ValueError("successes must lie in [0, n]")
+    m, x = (a.astype(float) for a in _check_counts(n, successes, names=("n", "successes")))
     z = _z(conf)
     p = x / m
     denom = 1.0 + z * z / m
