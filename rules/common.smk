@@ -136,14 +136,23 @@ def scorer_spec(wildcards):
     return canonical(config["scorers"][wildcards.scorer])
 
 
+def scorer_applies(scorer, benchmark):
+    """Self-consistency votes on the check table's `extracted`: only where that is the model's
+    answer, not a judge's verdict (goodbadgreedy.benchmarks.extracts_answers)."""
+    if config["scorers"][scorer].get("type", scorer) != "self_consistency":
+        return True
+    return _benchmarks.extracts_answers(benchmark, config["benchmark_options"][benchmark])
+
+
 def all_scores():
-    return expand(
-        f"{OUT}/scores/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.parquet",
-        model=PLAN.models,
-        benchmark=PLAN.benchmarks,
-        cfg=SAMPLING_CONFIGS,
-        scorer=SCORERS,
-    )
+    return [
+        f"{OUT}/scores/{model}/{benchmark}/{cfg}/{scorer}.parquet"
+        for model in PLAN.models
+        for benchmark in PLAN.benchmarks
+        for cfg in SAMPLING_CONFIGS
+        for scorer in SCORERS
+        if scorer_applies(scorer, benchmark)
+    ]
 
 
 def best_of_n_checks():

@@ -84,6 +84,30 @@ def test_maj_at_k_from_extracted_answers():
     assert maj[1] == pytest.approx(2 / 3) and maj[2] == pytest.approx(2 / 3) and maj[3] == 1.0
 
 
+@pytest.mark.parametrize(
+    "bench, answers, gold, applies",
+    [
+        # MixEval multiple choice: the judge extracts the chosen option, comparable with the gold letter
+        ("mixeval", [["B", "B", "C"]], ["B"], True),
+        # MixEval free-form: the extracted label is the judge's score, never a gold string
+        ("mixeval", [["1", "0.5", "1"]], ['["Zambia"]'], False),
+        # both splits in one table: maj@k would count every free-form item wrong
+        ("mixeval", [["B", "B", "C"], ["1", "1", "0"]], ["B", '["Zambia"]'], False),
+        # pairwise judges: preference labels
+        ("alpaca_eval", [["m", "M", "m"]], ["gpt4_1106_preview"], False),
+        # a non-judge benchmark with single-letter gold is unaffected
+        ("mmlu_redux", [["B", "B", "C"]], ["B"], True),
+    ],
+)
+def test_maj_at_k_of_judge_benchmarks_only_where_the_label_is_an_answer(bench, answers, gold, applies):
+    ch = checks("m", "sample", [[1, 1, 0]] * len(answers), answers=answers, gold=gold, bench=bench)
+    maj = passk_table(score_matrices(ch), taus=[]).filter(pl.col("metric") == "maj@k")
+    if applies:
+        assert maj.height == 3 and maj["value"].null_count() == 0
+    else:
+        assert maj.height == 1 and maj["value"][0] is None and "judge" in maj["note"][0]
+
+
 def test_unbalanced_checks_are_an_error():
     ch = checks("m", "sample", SAMPLE).filter(~((pl.col("item_id") == "i2") & (pl.col("sample_idx") == 1)))
     with pytest.raises(DataError, match="m/b/sample"):

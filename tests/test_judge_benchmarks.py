@@ -285,3 +285,60 @@ def test_end_to_end_with_the_served_model_as_generator_and_judge(benchmark, serv
     client = JudgeClient(judge)
     assert all(r.cached for r in client.complete([m for p in prompts for m in p]))
     assert module.check(items, gens, {}, judge=judge).equals(df)
+
+
+# --- self-consistency and judge verdicts ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name, options, expected",
+    [
+        ("gsm8k", {}, True),
+        ("humaneval", {}, True),
+        ("mixeval", {"split": "multiple_choice"}, True),
+        ("mixeval", {"split": "free_form"}, False),
+        ("mixeval", {"split": "both"}, False),
+        ("alpaca_eval", {}, False),
+        ("arena_hard", {"games": 2}, False),
+    ],
+)
+def test_extracts_answers(name, options, expected):
+    assert benchmarks.extracts_answers(name, options) is expected
+
+
+def test_self_consistency_refuses_to_vote_on_judge_verdicts():
+    from goodbadgreedy.scoring.base import ScoringInputs
+    from goodbadgreedy.scoring.self_consistency import SelfConsistencyScorer
+
+    gen = pl.DataFrame({"item_id": ["a", "a"], "sample_idx": [0, 1]})
+    checks = pl.DataFrame({"benchmark": ["alpaca_eval"] * 2, "item_id": ["a", "a"], "sample_idx": [0, 1],
+                           "extracted": ["m", "m"]})
+    with pytest.raises(ConfigError, match="self_consistency on 'alpaca_eval'.*judge's verdict"):
+        SelfConsistencyScorer().score(ScoringInputs(gen, checks, None, {}))
+    mc = checks.with_columns(pl.lit("mixeval").alias("benchmark"))
+    out = SelfConsistencyScorer().score(ScoringInputs(gen, mc, None, {"split": "multiple_choice"}))
+    assert out.reward.tolist() == [1.0, 1.0]
+
+
+def test_dag_schedules_self_consistency_only_where_extracted_is_an_answer(tmp_path):
+    """Dry run with a judge benchmark enabled: logprob scores everything, self_consistency skips
+    AlpacaEval (its `extracted` is the judge's preference label)."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(json.dumps({"benchmarks": ["gsm8k", "alpaca_eval"]}))
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--forceall", "--configfile",
+                           str(overlay), "--config", "profile=smoke", "--workflow-profile", "none",
+                           "results/smoke/best_of_n.csv"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    scores = sorted(line.split("/scores/")[1] for line in out.splitlines()
+                    if line.startswith("    output: ") and "/scores/" in line)
+    assert scores, out[-3000:]
+    assert [s for s in scores if "alpaca_eval" in s and s.endswith("self_consistency.parquet")] == []
+    assert any("alpaca_eval" in s and s.endswith("logprob.parquet") for s in scores)
+    assert any("gsm8k" in s and s.endswith("self_consistency.parquet") for s in scores)

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from goodbadgreedy import benchmarks
 from goodbadgreedy.config import STATS_FILES, SWEEP_PARAMS, sweep_groups
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.stats.estimators import (
@@ -169,11 +170,21 @@ PASSK_COLUMNS = ["model", "benchmark", "config", "metric", "k", "tau", "value", 
 
 
 def _maj_applicable(m: ScoreMatrix) -> str | None:
-    """None when maj@k can be computed, else the reason it is skipped."""
+    """None when maj@k can be computed, else the reason it is skipped.
+
+    maj@k compares the majority ``extracted`` answer with the gold string. For judge-graded
+    benchmarks ``extracted`` is what the judge's output said: the model's chosen option for
+    MixEval multiple choice (comparable with the gold letter), but a correctness score (MixEval
+    free-form) or a preference label (AlpacaEval, Arena-Hard) otherwise, which no gold string
+    matches; those get no maj@k rather than a 0.
+    """
     if all(a is None for row in m.answers for a in row):
         return "maj@k skipped: the check table has no extracted answers"
     if any(g == "" for g in m.gold):
         return "maj@k skipped: no gold answer string (the benchmark's tests decide correctness)"
+    if m.benchmark in benchmarks.JUDGE_BENCHMARKS and not all(len(g) == 1 and g.isalpha() for g in m.gold):
+        return ("maj@k skipped: the judge's extracted label is a score or preference, not an answer "
+                "to compare with the gold (only multiple-choice option extraction is)")
     return None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from types import ModuleType
+from typing import Any, Mapping
 
 from goodbadgreedy.errors import ConfigError
 
@@ -51,6 +52,30 @@ def uses_judge(name: str) -> bool:
     return _known(name) in JUDGE_BENCHMARKS
 
 
+def extracts_answers(name: str, options: Mapping[str, Any]) -> bool:
+    """Whether the check table's ``extracted`` column holds the model's answer to each item.
+
+    True where the check stage parses the answer itself (GSM8K's number, MMLU-Redux's letter,
+    HumanEval's program) and for MixEval's multiple-choice split alone (the judge extracts the
+    option the model chose: an answer, compared with the gold letter). False for the other
+    judge-graded cases, where ``extracted`` is the judge's verdict: a correctness score (MixEval
+    free-form, so also ``split: both``) or a preference label (AlpacaEval 2, Arena-Hard).
+    Self-consistency votes on ``extracted``: on a verdict it would pick samples by the grader's
+    own output, so the score stage leaves it out there (and maj@k is skipped,
+    :func:`goodbadgreedy.analysis.passk_table`).
+
+    Args:
+        name: a registered benchmark.
+        options: its ``benchmark_options`` (validated; MixEval's ``split`` defaults to ``both``).
+
+    Raises:
+        goodbadgreedy.errors.ConfigError: ``name`` is not registered.
+    """
+    if _known(name) not in JUDGE_BENCHMARKS:
+        return True
+    return name == "mixeval" and options.get("split") == "multiple_choice"
+
+
 def names() -> list[str]:
     """Return the registered benchmark names, sorted."""
     return list(NAMES)
@@ -66,4 +91,4 @@ def get(name: str) -> ModuleType:
     return _modules()[_known(name)]
 
 
-__all__ = ["JUDGE_BENCHMARKS", "NAMES", "get", "names", "uses_judge"]
+__all__ = ["JUDGE_BENCHMARKS", "NAMES", "extracts_answers", "get", "names", "uses_judge"]

@@ -31,7 +31,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from goodbadgreedy.errors import DataError
+from goodbadgreedy import benchmarks
+from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.scoring.base import Scores, ScoringInputs
 
 
@@ -81,9 +82,17 @@ class SelfConsistencyScorer:
 
         Raises:
             DataError: no check table was given.
+            ConfigError: the benchmark's ``extracted`` is a judge verdict (see
+                :func:`goodbadgreedy.benchmarks.extracts_answers`).
         """
         if inputs.checks is None:
             raise DataError("self_consistency needs the check table (its 'extracted' column)")
+        for bench in inputs.checks["benchmark"].unique().to_list():
+            if bench in benchmarks.NAMES and not benchmarks.extracts_answers(bench, inputs.options):
+                raise ConfigError(
+                    f"self_consistency on {bench!r}: the check table's 'extracted' is the judge's verdict, "
+                    "not the model's answer, so voting on it would select samples by the grader itself "
+                    "(goodbadgreedy.benchmarks.extracts_answers); the pipeline does not schedule it there")
         gen = inputs.generations.select("item_id", "sample_idx")
         joined = gen.join(
             inputs.checks.select("item_id", "sample_idx", "extracted"),
