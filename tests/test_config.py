@@ -87,3 +87,19 @@ def test_load_params_reports_bad_yaml(tmp_path):
 def test_overrides_apply_before_validation():
     cfg = load_params(REPO / "params.yaml", {"profile": "smoke"})
     assert plan(cfg).outdir == "results/smoke"
+
+
+@pytest.mark.parametrize(
+    "sweep, expected",
+    [
+        ({"top_k": {"values": [0.5, 10]}}, "sweeps.top_k.values[0]: 0.5 is not of type 'integer'"),
+        ({"top_k": {"values": [1.0, 10.0]}}, "top_k=1.0 must be an integer >= 0"),
+        ({"top_p": {"values": [0, 0.5]}}, "sweeps.top_p.values[0]: 0 is less than or equal to the minimum of 0"),
+        ({"repetition_penalty": {"values": [0, 1.1]}}, "sweeps.repetition_penalty.values[0]: 0 is less than or equal"),
+    ],
+)
+def test_sweep_values_are_checked_as_their_decoding_parameter(params, sweep, expected):
+    """A top_k sweep of floats used to pass and crash in torch.topk during generation."""
+    with pytest.raises(ConfigError) as info:
+        validate_params({**params, "sweeps": sweep})
+    assert expected in str(info.value)

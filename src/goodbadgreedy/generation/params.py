@@ -37,7 +37,8 @@ class SamplingParams:
         checks = [
             ("temperature", self.temperature >= 0 and math.isfinite(self.temperature), ">= 0"),
             ("top_p", 0 < self.top_p <= 1, "in (0, 1]"),
-            ("top_k", self.top_k >= 0, ">= 0"),
+            ("top_k", isinstance(self.top_k, int) and not isinstance(self.top_k, bool) and self.top_k >= 0,
+             "an integer >= 0"),
             ("repetition_penalty", self.repetition_penalty > 0 and math.isfinite(self.repetition_penalty), "> 0"),
             ("max_new_tokens", self.max_new_tokens >= 1, ">= 1"),
         ]
