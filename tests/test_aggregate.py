@@ -64,6 +64,20 @@ def test_table1_by_hand():
     assert (t["n_items"], t["n_runs"]) == (4, 3)
     md = to_markdown(table1(checks, gens, "greedy", "sample"), n_samples=3, profile="x")
     assert "| m | b | 4 | 75.00 | 58.33 | 38.19 | 25.00 | 100.00 | 75.00 | 8.00 | 20.00 |" in md
+    assert t["judge_unparsed"] == 0 and "did not parse" not in md
+
+
+def test_table1_counts_unparsed_judge_outputs():
+    """A 0 from a judge that never gave a usable verdict must not read as the model's 0."""
+    checks = pl.concat([_checks("sample", SAMPLE), _checks("greedy", GREEDY)])
+    failed = (pl.col("config") == "sample") & (pl.col("score") == 0)
+    checks = checks.with_columns(pl.when(failed).then(pl.lit("judge_parse_failure")).otherwise(pl.col("verdict"))
+                                 .alias("verdict"))
+    gens = pl.concat([_gens("sample", [[10, 20, 30]] * 4), _gens("greedy", [[5], [7], [9], [11]])])
+    t = table1(checks, gens, "greedy", "sample")
+    assert t["judge_unparsed"].to_list() == [5]  # the 5 zero-score sample rows of SAMPLE
+    md = to_markdown(t, n_samples=3, profile="x")
+    assert md.rstrip().endswith("- m / b: 5 rows") and "did not parse" in md
 
 
 def test_single_run_has_no_std():

@@ -11,10 +11,11 @@ from __future__ import annotations
 import polars as pl
 
 from goodbadgreedy.stats.runs import STD_DDOF, run_scores, summarize_runs
+from goodbadgreedy.tables import JUDGE_PARSE_FAILURE
 
 TABLE1_COLUMNS = [
     "model", "benchmark", "n_items", "n_runs", "greedy", "sample_mean", "sample_std",
-    "sample_min", "sample_max", "delta", "greedy_tokens", "sample_tokens",
+    "sample_min", "sample_max", "delta", "greedy_tokens", "sample_tokens", "judge_unparsed",
 ]
 
 
@@ -36,7 +37,9 @@ def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample:
         greedy, sample: the config names compared (see :func:`table1_configs`).
 
     Returns:
-        One row per (model, benchmark) with :data:`TABLE1_COLUMNS`; scores in percent.
+        One row per (model, benchmark) with :data:`TABLE1_COLUMNS`; scores in percent;
+        ``judge_unparsed`` counts the rows of both configs whose judge output did not parse (they
+        score 0, so a low score next to a high count says "the judge failed", not "the model did").
     """
     summary = summarize_runs(run_scores(checks))
     lengths = response_lengths(generations)
@@ -52,7 +55,15 @@ def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample:
     )
     gl = lengths.filter(pl.col("config") == greedy).select(keys + [pl.col("mean_tokens").alias("greedy_tokens")])
     sl = lengths.filter(pl.col("config") == sample).select(keys + [pl.col("mean_tokens").alias("sample_tokens")])
-    out = s.join(g, on=keys, how="full", coalesce=True).join(gl, on=keys, how="left").join(sl, on=keys, how="left")
+    unparsed = (
+        checks.filter(pl.col("config").is_in([greedy, sample]))
+        .group_by(keys)
+        .agg((pl.col("verdict") == JUDGE_PARSE_FAILURE).sum().cast(pl.Int64).alias("judge_unparsed"))
+    )
+    out = (
+        s.join(g, on=keys, how="full", coalesce=True).join(gl, on=keys, how="left").join(sl, on=keys, how="left")
+        .join(unparsed, on=keys, how="left").with_columns(pl.col("judge_unparsed").fill_null(0))
+    )
     pct = ["greedy", "sample_mean", "sample_std", "sample_min", "sample_max", "delta"]
     return (
         out.with_columns([(pl.col(c) * 100).round(2) for c in pct] + [pl.col(c).round(1) for c in ("greedy_tokens", "sample_tokens")])
@@ -67,7 +78,7 @@ def to_markdown(table: pl.DataFrame, *, n_samples: int, profile: str) -> str:
         "Model", "Benchmark", "Items", "Greedy", "Sample mean", f"Std (ddof={STD_DDOF})",
         "Min", "Max", "Δ (max−min)", "Greedy len", "Sample len",
     ]
-    cols = [c for c in TABLE1_COLUMNS if c != "n_runs"]
+    cols = [c for c in TABLE1_COLUMNS if c not in ("n_runs", "judge_unparsed")]
 
     def fmt(v) -> str:
         if v is None:
@@ -83,6 +94,10 @@ def to_markdown(table: pl.DataFrame, *, n_samples: int, profile: str) -> str:
     ]
     for row in table.select(cols).iter_rows():
         lines.append("| " + " | ".join(fmt(v) for v in row) + " |")
+    failed = table.filter(pl.col("judge_unparsed") > 0) if "judge_unparsed" in table.columns else table.clear()
+    if failed.height:
+        lines += ["", "Judge outputs that did not parse (those rows score 0; see the check tables' `judge_output`):"]
+        lines += [f"- {r['model']} / {r['benchmark']}: {r['judge_unparsed']} rows" for r in failed.iter_rows(named=True)]
     return "\n".join(lines) + "\n"
 
 

@@ -26,6 +26,9 @@ BENCHMARK_SCHEMA: dict[str, pl.DataType] = {
 
 #: Finish reasons of a generated sample: ``eos`` (the model's end-of-sequence token),
 #: ``stop`` (a stop sequence matched; it is cut from ``response``), ``length`` (max_new_tokens).
+#: A check row's ``verdict`` when an LLM judge's output did not parse (the row scores 0).
+JUDGE_PARSE_FAILURE = "judge_parse_failure"
+
 FINISH_REASONS = ("eos", "stop", "length")
 
 #: Generation table, one row per (item_id, sample_idx); ``seed`` is null for greedy decoding.

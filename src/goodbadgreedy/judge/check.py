@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import polars as pl
 
+from goodbadgreedy import tables
 from goodbadgreedy.benchmarks import base
 from goodbadgreedy.benchmarks.base import Judgement
 from goodbadgreedy.judge.client import JudgeClient, messages_json
@@ -34,7 +35,7 @@ from goodbadgreedy.judge.client import JudgeClient, messages_json
 log = logging.getLogger(__name__)
 
 #: Verdict of a row whose judge outputs all failed to parse.
-PARSE_FAILURE = "judge_parse_failure"
+PARSE_FAILURE = tables.JUDGE_PARSE_FAILURE
 
 
 class GameResult(NamedTuple):
