@@ -1,6 +1,6 @@
 """Start-up cost of the Snakemake process: three targeted fixes, applied from the Snakefile.
 
-Both matter because every ``snakemake`` call pays them, a no-op ``snakemake -n`` included (target:
+All three matter because every ``snakemake`` call pays them, a no-op ``snakemake -n`` included (target:
 under 3 s on the full matrix, ``benchmarks/dryrun.py``).
 
 **pandas.**
@@ -21,9 +21,9 @@ parameters (``snakemake.common.get_function_params``: ``inspect.signature`` each
 calls on the full matrix). :func:`input_function` records them once on the function, through
 Snakemake's own ``overwrite_function_params`` (the way its ``subpath`` helper does).
 
-**Garbage collection.** Once the Snakefile is parsed, the process holds ~1 million objects from
-imports (Snakemake, SQLAlchemy, pydantic, ...) and the rules, and keeps nearly all of them to the
-end. Building a DAG of hundreds of jobs allocates enough to trigger full collections, each of which
+**Garbage collection.** Once the Snakefile is parsed, the process holds ~100,000 objects the
+collector tracks, from imports (Snakemake, SQLAlchemy, pydantic, ...) and the rules, and keeps
+nearly all of them to the end. Building a DAG of hundreds of jobs allocates enough to trigger full collections, each of which
 walks all of them again, and so does the interpreter's last collection at exit.
 :func:`freeze_parsed_objects` moves them to the collector's permanent generation (``gc.freeze``,
 the CPython idiom for long-lived start-up objects). Measured on the full matrix, median of 8
