@@ -342,3 +342,20 @@ def test_dag_schedules_self_consistency_only_where_extracted_is_an_answer(tmp_pa
     assert [s for s in scores if "alpaca_eval" in s and s.endswith("self_consistency.parquet")] == []
     assert any("alpaca_eval" in s and s.endswith("logprob.parquet") for s in scores)
     assert any("gsm8k" in s and s.endswith("self_consistency.parquet") for s in scores)
+
+
+def test_unreachable_judge_names_judge_base_url(tmp_path):
+    """A closed port fails fast with a message naming params.yaml's judge.base_url, not a sample."""
+    import socket
+
+    from goodbadgreedy.errors import BackendError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends
+    url = f"http://127.0.0.1:{port}/v1"
+    client = JudgeClient({"base_url": url, "max_retries": 0, "timeout_s": 5, "cache_dir": str(tmp_path)})
+    with pytest.raises(BackendError) as info:
+        client.complete([({"role": "user", "content": "hi"},)])
+    msg = str(info.value)
+    assert f"judge.base_url = {url}" in msg and "Is the judge server running?" in msg

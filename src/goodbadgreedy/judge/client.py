@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from goodbadgreedy.benchmarks.base import Prompt
-from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import SampleCache
 
@@ -196,8 +196,14 @@ class JudgeClient:
                 fresh.add(k)
                 self.cache.append([rec])
 
-            self.backend.generate(payload, [[self.config["seed"]] for _ in order], self.params,
-                                  on_prompt_done=persist, progress=progress)
+            try:
+                self.backend.generate(payload, [[self.config["seed"]] for _ in order], self.params,
+                                      on_prompt_done=persist, progress=progress)
+            except BackendError as exc:
+                raise BackendError(
+                    f"judge {self.name} at judge.base_url = {self.config['base_url']} (params.yaml): {exc}; "
+                    f"{len(fresh)} of {len(order)} new judgements were cached before the failure. Is the judge "
+                    "server running? (README: Judge-based benchmarks)") from exc
         return [JudgeReply(output=cached[k]["output"], finish_reason=cached[k]["finish_reason"], key=k,
                            cached=k not in fresh) for k in keys]
 
