@@ -26,7 +26,6 @@ model's and the baseline's outputs, and written to the check table's lineage sid
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +97,7 @@ def load(raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
     """
     base.merge_options(NAME, DEFAULT_OPTIONS, options)
     path = base.require_file(Path(raw_dir) / RAW_FILES[0])
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    data = base.read_json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list, got {type(data).__name__}")
     rows = []

@@ -23,7 +23,6 @@ judge to continue when no verdict is found (a parse failure here, counted).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +78,7 @@ def _options(options: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    out = []
-    # split on "\n" only: answers hold U+2028/U+0085 inside strings, which str.splitlines() breaks on
-    for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{n}: not valid JSON ({exc})") from exc
-        if not isinstance(rec, dict):
-            raise DataError(f"{path}:{n}: not a JSON object")
-        out.append(rec)
-    return out
+    return [rec for _, rec in base.json_objects(path, path.read_text(encoding="utf-8").split("\n"))]
 
 
 def _baseline_answer(rec: dict[str, Any], where: str) -> str:

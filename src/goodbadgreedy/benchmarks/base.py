@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 import polars as pl
 
@@ -331,3 +331,40 @@ def require_file(path: Path) -> Path:
     if not path.is_file():
         raise DataError(f"raw data file missing: {path}")
     return path
+
+
+def read_json(path: Path) -> Any:
+    """Parse a vendored JSON file (UTF-8); the caller checks the shape it expects.
+
+    Raises:
+        goodbadgreedy.errors.DataError: the file is not valid JSON (the message names it).
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def json_objects(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``("{path}:{line}", object)`` for each non-blank line of a JSON-lines file.
+
+    Args:
+        path: the file, for messages.
+        lines: its lines, split on ``"\n"`` only (``str.splitlines`` also breaks on U+2028 and
+            U+0085, which answers hold inside strings).
+
+    Raises:
+        goodbadgreedy.errors.DataError: a line is not valid JSON, or not a JSON object (its line
+            number named).
+    """
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc})") from exc
+        if not isinstance(rec, dict):
+            raise DataError(f"{where}: not a JSON object")
+        yield where, rec

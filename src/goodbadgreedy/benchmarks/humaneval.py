@@ -16,7 +16,6 @@ code (all ``check`` assertions included) run to the end and signalled it on a pr
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +81,7 @@ def load(raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read as gzip'd UTF-8 ({exc})") from exc
     rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        where = f"{path}:{i + 1}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc})") from exc
-        if not isinstance(rec, dict):
-            raise DataError(f"{where}: not a JSON object")
+    for where, rec in base.json_objects(path, lines):
         bad = [k for k in _FIELDS if not isinstance(rec.get(k), str) or not rec.get(k)]
         if bad:
             raise DataError(f"{where}: missing or non-string field(s) {bad}")

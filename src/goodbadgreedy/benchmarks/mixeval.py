@@ -147,10 +147,7 @@ def option_lines(options: list[str]) -> str:
 
 
 def _entries(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    data = base.read_json(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object keyed by ids, got {type(data).__name__}")
     out = []
