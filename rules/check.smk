@@ -6,6 +6,7 @@ rule check:
     output:
         f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
     params:
+        code=CODE["check"],
         options=benchmark_options,
         judge=judge_params,
     log:

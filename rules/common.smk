@@ -4,12 +4,8 @@ from pathlib import Path
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.checksums import files_of, read_sums
-from goodbadgreedy.smk import input_function, lazy_pandas_params_serializer
-from goodbadgreedy.config import plan, validate_params
-from goodbadgreedy.config import table1_configs
-
-# Snakemake's params trigger imports pandas (~0.8 s) on every run unless told not to (goodbadgreedy.smk)
-lazy_pandas_params_serializer()
+from goodbadgreedy.config import plan, table1_configs, validate_params
+from goodbadgreedy.stages import RuleCode, code_fingerprints
 
 
 def canonical(obj):
@@ -47,21 +43,21 @@ wildcard_constraints:
 
 
 RAW_SUMS = read_sums("data/raw/SHA256SUMS")
+# {rule: sha256 of the code its dvc.yaml stage lists}: every rule passes it as its `code` param, so
+# Snakemake re-runs a rule's jobs when the library code they run changes (goodbadgreedy.stages)
+CODE = RuleCode(code_fingerprints(Path(workflow.basedir) / "dvc.yaml"))
 
 
-@input_function
 def raw_files(wildcards):
     """The vendored raw files of one benchmark: those data/raw/SHA256SUMS lists under its folder
     (the rule checks each file the benchmark module reads against its sum)."""
     return [f"data/raw/{path}" for path in files_of(RAW_SUMS, wildcards.benchmark)]
 
 
-@input_function
 def benchmark_options(wildcards):
     return canonical(config["benchmark_options"][wildcards.benchmark])
 
 
-@input_function
 def judge_params(wildcards):
     """params.yaml's `judge` section for judge-based benchmarks, {} for the others (so editing the
     judge re-runs only the checks that call it)."""
@@ -70,32 +66,26 @@ def judge_params(wildcards):
     return canonical(config["judge"])
 
 
-@input_function
 def model_spec(wildcards):
     return canonical(config["models"][wildcards.model])
 
 
-@input_function
 def n_items(wildcards):
     return PROFILE["n_items"][wildcards.benchmark]
 
 
-@input_function
 def decoding(wildcards):
     return canonical(PLAN.decoding[wildcards.cfg])
 
 
-@input_function
 def n_samples(wildcards):
     return PLAN.samples_for(PLAN.decoding[wildcards.cfg])
 
 
-@input_function
 def max_new_tokens(wildcards):
     return PROFILE["max_new_tokens"][wildcards.benchmark]
 
 
-@input_function
 def model_runtime(wildcards):
     """The backend and its options: what changes generated text, or where and how it runs.
 
@@ -131,7 +121,6 @@ def all_generations():
     )
 
 
-@input_function
 def scorer_spec(wildcards):
     return canonical(config["scorers"][wildcards.scorer])
 
@@ -166,10 +155,25 @@ def best_of_n_checks():
 
 
 def best_of_n_outputs():
-    """The Best-of-N table and figure, when there is a scorer and a sampling config."""
+    """The Best-of-N table, when there is a scorer and a sampling config."""
     if not (SCORERS and SAMPLING_CONFIGS):
         return []
-    return [f"{OUT}/best_of_n.csv", f"{OUT}/plots/best_of_n.png"]
+    return [f"{OUT}/stats/best_of_n.csv"]
+
+
+def best_of_n_plots():
+    """The Best-of-N figure, when there is a Best-of-N table."""
+    return [f"{OUT}/plots/best_of_n.png"] if best_of_n_outputs() else []
+
+
+def greedy_checks():
+    """Check tables of the greedy configs (the greedy line of the Best-of-N figure)."""
+    return expand(
+        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        model=PLAN.models,
+        benchmark=PLAN.benchmarks,
+        cfg=GREEDY_CONFIGS,
+    )
 
 
 def sweep_table_outputs():
@@ -177,9 +181,20 @@ def sweep_table_outputs():
     return [f"{OUT}/stats/sweep.csv"] if SWEEPS else []
 
 
+def aggregate_outputs():
+    """What the DVC stage `aggregate` makes: Table 1, run scores, metrics, stats, sweep and Best-of-N tables."""
+    return ([f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json"]
+            + list(stats_outputs().values()) + best_of_n_outputs() + sweep_table_outputs())
+
+
+def report_outputs():
+    """What the DVC stage `report` makes: the figures and report.html."""
+    return ([f"{OUT}/plots/table1.png", f"{OUT}/plots/pass_at_k.png", f"{OUT}/report.html"]
+            + list(sweep_plots().values()) + best_of_n_plots())
+
+
 def final_outputs():
-    return ([f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json", f"{OUT}/report.html"]
-            + best_of_n_outputs() + sweep_table_outputs())
+    return aggregate_outputs() + report_outputs()
 
 
 # --- statistics, plots, report (rules/report.smk) ---
@@ -198,7 +213,6 @@ def stats_outputs():
     return {name: f"{OUT}/stats/{fname}" for name, fname in STATS_FILES.items()}
 
 
-@input_function
 def sweep_values(wildcards):
     """{config: value} of the swept parameter, for the sweep's configs."""
     return SWEEP_VALUES[wildcards.param]
@@ -216,16 +230,12 @@ def sweep_configs():
 # --- sharded generation (generation.shards > 1; rules/generate.smk) ---
 
 
-@input_function
 def generation_shards(wildcards):
     """The shard files one generation table is merged from."""
     return [f"{OUT}/shards/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}/{k}-of-{SHARDS}.parquet"
             for k in range(SHARDS)]
 
 
-@input_function
 def best_of_n_files(wildcards):
-    """best_of_n.csv / best_of_n.png for the report when the DAG has the best_of_n rule's outputs."""
-    if not workflow.is_rule("best_of_n"):
-        return []
-    return [f for f in best_of_n_outputs() if f.endswith((".csv", ".png"))]
+    """best_of_n.csv and best_of_n.png for the report, when the run has them."""
+    return best_of_n_outputs() + best_of_n_plots()

@@ -11,6 +11,7 @@ if SHARDS == 1:
         output:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
         params:
+            code=CODE["generate"],
             options=benchmark_options,
             decoding=decoding,
             n_samples=n_samples,
@@ -38,6 +39,7 @@ else:
         wildcard_constraints:
             shard=r"\d+",
         params:
+            code=CODE["generate_shard"],
             options=benchmark_options,
             decoding=decoding,
             n_samples=n_samples,
@@ -62,6 +64,7 @@ else:
         output:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
         params:
+            code=CODE["merge_generations"],
             n_samples=n_samples,
             shards=SHARDS,
         log:

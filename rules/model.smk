@@ -3,6 +3,7 @@ rule prepare_model:
     output:
         "models/{model}/manifest.json",
     params:
+        code=CODE["prepare_model"],
         spec=model_spec,
     log:
         "logs/prepare_model/{model}.log",

@@ -1,24 +1,5 @@
-# Statistics, plots and the HTML report (goodbadgreedy.analysis, .plots, .html_report);
-# input functions in rules/common.smk.
+# Figures and the self-contained HTML report (DVC stage report); input functions in rules/common.smk.
 from goodbadgreedy.config import SWEEP_PARAMS
-
-
-rule stats:
-    """Statistics: pass@k family, intervals, paired tests, variance decomposition, rank flips, lengths."""
-    input:
-        checks=all_checks(),
-        generations=all_generations(),
-    output:
-        **stats_outputs(),
-    params:
-        stats=STATS_CONFIG,
-        seed=config["seed"],
-        decoding=canonical(PLAN.decoding),
-        table1_configs=TABLE1_CONFIGS,
-    log:
-        f"logs/{PLAN.profile}/stats.log",
-    script:
-        "../scripts/stats_tables.py"
 
 
 rule plots:
@@ -30,6 +11,7 @@ rule plots:
         table1=f"{OUT}/plots/table1.png",
         pass_at_k=f"{OUT}/plots/pass_at_k.png",
     params:
+        code=CODE["plots"],
         table1_configs=TABLE1_CONFIGS,
     log:
         f"logs/{PLAN.profile}/plots.log",
@@ -46,6 +28,7 @@ rule sweep_plot:
     wildcard_constraints:
         param="|".join(SWEEP_PARAMS),
     params:
+        code=CODE["sweep_plot"],
         sweep=sweep_values,
         table1_configs=TABLE1_CONFIGS,
         families=FAMILIES,
@@ -55,20 +38,20 @@ rule sweep_plot:
         "../scripts/sweep_plot.py"
 
 
-rule sweep_table:
-    """Every sweep point's score (intervals.csv rows) by parameter value, model family and model."""
+rule best_of_n_plot:
+    """Best-of-N accuracy against N per scorer, with the greedy line (PNG)."""
     input:
-        intervals=f"{OUT}/stats/intervals.csv",
+        table=f"{OUT}/stats/best_of_n.csv",
+        checks=greedy_checks(),
     output:
-        f"{OUT}/stats/sweep.csv",
+        f"{OUT}/plots/best_of_n.png",
     params:
-        sweeps=sweep_configs(),
-        table1_configs=TABLE1_CONFIGS,
-        families=FAMILIES,
+        code=CODE["best_of_n_plot"],
+        greedy_configs=GREEDY_CONFIGS,
     log:
-        f"logs/{PLAN.profile}/sweep_table.log",
+        f"logs/{PLAN.profile}/best_of_n_plot.log",
     script:
-        "../scripts/sweep_table.py"
+        "../scripts/best_of_n_plot.py"
 
 
 rule report:
@@ -84,6 +67,7 @@ rule report:
     output:
         f"{OUT}/report.html",
     params:
+        code=CODE["report"],
         profile=PLAN.profile,
         outdir=OUT,
         n_samples=PLAN.n_samples,

@@ -8,6 +8,7 @@ rule score:
     output:
         f"{OUT}/scores/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.parquet",
     params:
+        code=CODE["score"],
         scorer=scorer_spec,
         options=benchmark_options,
         runtime=model_runtime,
@@ -20,19 +21,3 @@ rule score:
         mem_mb=4000,
     script:
         "../scripts/score.py"
-
-
-rule best_of_n:
-    """Best-of-N table (unbiased, first-N, oracle, random, worst per scorer and N) and its figure."""
-    input:
-        scores=all_scores(),
-        checks=best_of_n_checks(),
-    output:
-        table=f"{OUT}/best_of_n.csv",
-        plot=f"{OUT}/plots/best_of_n.png",
-    params:
-        greedy_configs=GREEDY_CONFIGS,
-    log:
-        f"logs/{PLAN.profile}/best_of_n.log",
-    script:
-        "../scripts/best_of_n.py"

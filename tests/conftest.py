@@ -46,7 +46,7 @@ def tiny_model(tokenizer):
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory, request):
     """The smoke profile reproduced once per test session with ``dvc repro`` in a committed copy of
-    the working tree (tests/smoke.py): (clone, output of the first repro, stages reused)."""
+    the working tree (tests/smoke.py): (clone, output of the first repro)."""
     import sys
 
     from smoke import DVC, build_smoke

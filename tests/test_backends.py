@@ -20,8 +20,7 @@ from servers import FakeServer, chat_reply
 
 from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.config import validate_params
-from goodbadgreedy.data import download, select_items
-from goodbadgreedy.dvcgen import PARAM_KEYS
+from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.backends import Backend, HFBackend, OpenAIServedBackend, build_backend, chat_text
 from goodbadgreedy.generation.model import prepare_model, read_manifest
@@ -96,14 +95,6 @@ def test_backend_entries_validate_with_defaults(params):
 def test_bad_backend_options_name_the_key(params, spec, expected):
     with pytest.raises(ConfigError, match=expected):
         validate_params(_with_model(params, spec))
-
-
-def test_dvc_params_of_runtime_follow_the_backend():
-    spec = PARAM_KEYS["runtime"]
-    keys = {b: spec({"model": "m"}, {"models": {"m": {"backend": b}}}) for b in ("hf", "vllm", "openai")}
-    assert keys["hf"] == ["models.{model}.backend", "models.{model}.dtype", "models.{model}.device"]
-    assert keys["vllm"] == ["models.{model}.backend", "models.{model}.dtype", "models.{model}.vllm"]
-    assert keys["openai"] == ["models.{model}.backend", "models.{model}.openai"]
 
 
 # ----- cache identity -----
@@ -252,7 +243,7 @@ def test_openai_adapter_routes_prefix_prompts_to_completions(tokenizer):
 
 
 def test_generate_table_needs_a_prompt_length(tmp_path):
-    items = select_items(download("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 1, seed=3)
+    items = select_items(normalize("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 1, seed=3)
     def reply(number, body):  # usage without prompt_tokens
         status, data, headers = chat_reply(content="A")
         del data["usage"]["prompt_tokens"]
@@ -292,7 +283,7 @@ def test_unknown_backend_is_named():
 
 
 def test_generation_table_columns_unchanged_for_remote_rows(tmp_path):
-    items = select_items(download("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 2, seed=3)
+    items = select_items(normalize("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 2, seed=3)
     with FakeServer(_usage_reply) as srv:
         backend = OpenAIServedBackend(srv.base_url, "served", concurrency=2)
         df = generate_table(items, benchmark="mmlu_redux", options={}, model_name="m", backend=backend,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from goodbadgreedy.data import download, select_items, verify_files
+from goodbadgreedy.data import normalize, select_items, verify_files
 from goodbadgreedy.errors import DataError
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
@@ -27,7 +27,7 @@ def test_changed_file_is_named(tmp_path):
 
 
 def test_subset_is_seeded_nested_and_order_free():
-    df = download("humaneval", RAW, RAW / "SHA256SUMS", {})
+    df = normalize("humaneval", RAW, RAW / "SHA256SUMS", {})
     a = select_items(df, 10, seed=1)["item_id"].to_list()
     b = select_items(df.reverse(), 10, seed=1)["item_id"].to_list()
     bigger = select_items(df, 20, seed=1)["item_id"].to_list()

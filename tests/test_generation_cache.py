@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from goodbadgreedy.data import download, select_items
+from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.generation import engine
 from goodbadgreedy.generation.backends import HFBackend
 from goodbadgreedy.generation.run import generate_table
@@ -24,7 +24,7 @@ DECODING = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "re
 
 @pytest.fixture(scope="module")
 def items():
-    return select_items(download("gsm8k", RAW, RAW / "SHA256SUMS", {}), 3, seed=5)
+    return select_items(normalize("gsm8k", RAW, RAW / "SHA256SUMS", {}), 3, seed=5)
 
 
 def _run(items, tokenizer, model, cache_dir, n, **kw):
@@ -87,7 +87,7 @@ def test_kill_9_then_resume_loses_nothing(tokenizer, tiny_model, tmp_path):
     folder = tmp_path / "tiny"
     tiny_model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    items = select_items(download("gsm8k", RAW, RAW / "SHA256SUMS", {}), 8, seed=9)
+    items = select_items(normalize("gsm8k", RAW, RAW / "SHA256SUMS", {}), 8, seed=9)
     items.write_parquet(tmp_path / "items.parquet")
     script = tmp_path / "child.py"
     script.write_text(CHILD)

@@ -19,7 +19,7 @@ from servers import FakeServer, chat_reply
 
 from goodbadgreedy import benchmarks, tables
 from goodbadgreedy.benchmarks import alpaca_eval, arena_hard, base, mixeval
-from goodbadgreedy.data import download, verify_files
+from goodbadgreedy.data import normalize, verify_files
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.generation.backends import OpenAIServedBackend
 from goodbadgreedy.generation.run import generate_table
@@ -35,7 +35,7 @@ JUDGED = ("mixeval", "alpaca_eval", "arena_hard")
 
 @pytest.fixture(scope="module")
 def tables_by_name():
-    return {b: download(b, RAW, RAW / "SHA256SUMS", {}) for b in JUDGED}
+    return {b: normalize(b, RAW, RAW / "SHA256SUMS", {}) for b in JUDGED}
 
 
 # ----- parsers -----

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from goodbadgreedy.data import download, select_items
+from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.generation.backends import OpenAIServedBackend
 from goodbadgreedy.generation.openai_backend import OpenAIBackend
 from goodbadgreedy.generation.run import generate_table
@@ -52,7 +52,7 @@ def _run(backend, items, benchmark, cache_dir, *, config="sample", decoding=SAMP
 
 
 def test_generation_table_through_a_server_resumes_from_cache(server, tmp_path, requests_sent):
-    items = select_items(download("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 2, seed=7)
+    items = select_items(normalize("mmlu_redux", RAW, RAW / "SHA256SUMS", {}), 2, seed=7)
     # concurrency=1: transformers serve's `seed` is a global torch seed (see openai_backend)
     backend = OpenAIServedBackend(server.base_url, server.model, concurrency=1, max_retries=1, timeout_s=120)
     df = _run(backend, items, "mmlu_redux", tmp_path)
@@ -78,7 +78,7 @@ def test_generation_table_through_a_server_resumes_from_cache(server, tmp_path, 
 
 
 def test_assistant_prefix_goes_through_the_local_chat_template(server, tmp_path, requests_sent):
-    items = select_items(download("humaneval", RAW, RAW / "SHA256SUMS", {}), 1, seed=7)
+    items = select_items(normalize("humaneval", RAW, RAW / "SHA256SUMS", {}), 1, seed=7)
     backend = OpenAIServedBackend(server.base_url, server.model, concurrency=1, max_retries=1,
                                   tokenizer=str(server.folder))
     df = _run(backend, items, "humaneval", tmp_path, config="greedy", decoding={"do_sample": False}, n=1,

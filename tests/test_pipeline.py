@@ -1,7 +1,7 @@
 """The real pipeline, end to end, on the `smoke` profile (packaged model, vendored data).
 
 Works in the committed copy of the workflow that the ``smoke`` fixture reproduced with
-``dvc repro`` (tests/smoke.py; each DVC stage runs one Snakemake job): download -> select ->
+``dvc repro`` (tests/smoke.py; each DVC stage runs one Snakemake job): normalize -> select ->
 prepare_model -> generate -> check -> score -> aggregate -> stats/plots/report, then checks what a
 user would: Table 1 is filled from real generations, Snakemake agrees nothing is left to do, a
 decoding edit re-runs only the jobs it feeds, a malformed params.yaml stops before any job, and
@@ -127,7 +127,7 @@ def test_lineage_of_a_row_reaches_raw_data(workdir, clone):
     for piece in ("[check] results/smoke/checks/smollm2-135m/gsm8k/sample.parquet",
                   "[generate] results/smoke/generations/smollm2-135m/gsm8k/sample.parquet",
                   "[select_items] results/smoke/items/gsm8k.parquet",
-                  "[download] data/benchmarks/gsm8k.parquet",
+                  "[normalize] data/benchmarks/gsm8k.parquet",
                   "[prepare_model] models/smollm2-135m/manifest.json",
                   "[source] data/raw/gsm8k/test.jsonl"):
         assert piece in out, out

@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from goodbadgreedy.analysis import STATS_FILES, StatsOptions, stats_tables
-from goodbadgreedy.dvcgen import top_level_plots
 from goodbadgreedy.html_report import build_report
 from goodbadgreedy.io import write_csv
 from goodbadgreedy.lineage import write_lineage
@@ -132,15 +131,6 @@ def test_report_embeds_best_of_n_when_present(result_tree, tmp_path):
     png = result_tree["plots"]["table1"]
     html = _report(result_tree, best_of_n=[csv, png])
     assert "Best-of-N" in html and html.count("data:image/png;base64,") == 3
-
-
-def test_dvc_top_level_plots():
-    stages = {"plots": {"outs": ["r/plots/table1.png", "r/plots/table1.png.lineage.json"]},
-              "stats": {"outs": ["r/stats/passk.csv", "r/stats/x.csv"]}}
-    got = top_level_plots(stages)
-    assert got[-1] == "r/plots/table1.png"
-    assert got[0]["pass_at_k_family"]["y"] == {"r/stats/passk.csv": "value"}
-    assert len(got) == 2
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed (.ci/run installs it)")

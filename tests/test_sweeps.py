@@ -124,13 +124,13 @@ def test_merge_rejects_missing_or_repeated_rows():
 
 def test_two_shards_give_a_byte_identical_generation_table(tokenizer, tiny_model, tmp_path):
     """Seeds derive from item ids: generating in 2 item-range shards and merging changes no byte."""
-    from goodbadgreedy.data import download, select_items
+    from goodbadgreedy.data import normalize, select_items
     from goodbadgreedy.generation.backends import HFBackend
     from goodbadgreedy.generation.run import generate_table
     from goodbadgreedy.io import write_parquet
 
     raw = REPO / "data" / "raw"
-    items = select_items(download("mmlu_redux", raw, raw / "SHA256SUMS", {}), 3, seed=5)
+    items = select_items(normalize("mmlu_redux", raw, raw / "SHA256SUMS", {}), 3, seed=5)
     decoding = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0}
     backend = HFBackend(tiny_model, tokenizer, model_sha="x", dtype="float32", batch_size=8)
 

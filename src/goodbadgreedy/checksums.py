@@ -1,7 +1,7 @@
 """``data/raw/SHA256SUMS``: the sha256 of every vendored raw file (``sha256sum`` format).
 
 Kept free of heavy imports: the Snakefile reads it at every start to know each benchmark's raw
-files (the inputs of its download job) without importing the benchmark modules.
+files (the inputs of its normalize job) without importing the benchmark modules.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Vendored benchmark data: checksums, normalization (the download stage) and item subsets.
+"""Vendored benchmark data: checksums, normalization (the normalize stage) and item subsets.
 
 The raw files live in ``data/raw/<benchmark>/`` (copied from their origins, listed with licenses
-in ``data/README.md``) and their sha256 sums in ``data/raw/SHA256SUMS``. The download stage
+in ``data/README.md``) and their sha256 sums in ``data/raw/SHA256SUMS``. The normalize stage
 verifies every file of a benchmark against those sums before normalizing it, so a corrupted or
 edited file stops the pipeline with the file's name.
 """
@@ -51,8 +51,8 @@ def verify_files(raw_root: str | Path, benchmark: str, sums_file: str | Path) ->
     return checked
 
 
-def download(benchmark: str, raw_root: str | Path, sums_file: str | Path, options: Mapping[str, Any]) -> pl.DataFrame:
-    """The download stage: verify the vendored files and normalize them to one table.
+def normalize(benchmark: str, raw_root: str | Path, sums_file: str | Path, options: Mapping[str, Any]) -> pl.DataFrame:
+    """The normalize stage: verify the vendored files and normalize them to one table.
 
     Returns:
         A frame with ``tables.BENCHMARK_SCHEMA``, sorted by ``item_id``.

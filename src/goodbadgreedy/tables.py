@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-#: Normalized benchmark table, written by the download stage (key: ``item_id``).
+#: Normalized benchmark table, written by the normalize stage (key: ``item_id``).
 #: ``choices`` is empty for non-multiple-choice benchmarks; ``answer`` is the gold answer as text
 #: (GSM8K: the normalized number; MMLU-Redux: the letter; HumanEval: empty, the tests decide);
 #: ``payload`` is a JSON object with benchmark-specific fields (e.g. HumanEval's ``test`` and

@@ -38,6 +38,9 @@ from goodbadgreedy.stats.best_of_n import (
 
 #: Columns of the Best-of-N table, in order.
 BEST_OF_N_COLUMNS = ["model", "benchmark", "config", "scorer", "N", "estimator", "value"]
+#: dtypes of the Best-of-N table's columns (as :func:`best_of_n_table` returns them).
+BEST_OF_N_SCHEMA = {"model": pl.String, "benchmark": pl.String, "config": pl.String, "scorer": pl.String,
+                    "N": pl.Int64, "estimator": pl.String, "value": pl.Float64}
 #: Estimators, in the table's row order.
 ESTIMATORS = ("unbiased", "first", "oracle", "random", "worst")
 #: Columns of the greedy table (:func:`greedy_table`).
@@ -139,9 +142,22 @@ def best_of_n_table(scores: pl.DataFrame, checks: pl.DataFrame, *, Ns: list[int]
             }
             for est in ESTIMATORS:
                 rows.append((model, bench, cfg, scorer, int(N), est, 100.0 * float(values[est])))
-    return pl.DataFrame(rows, schema={"model": pl.String, "benchmark": pl.String, "config": pl.String,
-                                      "scorer": pl.String, "N": pl.Int64, "estimator": pl.String,
-                                      "value": pl.Float64}, orient="row")
+    return pl.DataFrame(rows, schema=BEST_OF_N_SCHEMA, orient="row")
+
+
+def read_best_of_n(path) -> pl.DataFrame:
+    """Read a ``best_of_n.csv`` written from :func:`best_of_n_table`, with its dtypes.
+
+    Raises:
+        DataError: the file cannot be read or its columns are not :data:`BEST_OF_N_COLUMNS`.
+    """
+    try:
+        df = pl.read_csv(path, schema_overrides=BEST_OF_N_SCHEMA)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"{path}: cannot read the Best-of-N table: {exc}") from exc
+    if df.columns != BEST_OF_N_COLUMNS:
+        raise DataError(f"{path}: columns {df.columns}, expected {BEST_OF_N_COLUMNS}")
+    return df
 
 
 def greedy_table(checks: pl.DataFrame, greedy_configs: list[str]) -> pl.DataFrame:
