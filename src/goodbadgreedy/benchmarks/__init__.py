@@ -11,7 +11,7 @@ lineage sidecar.
 
 The names and the judge set are plain data here and the modules are imported on the first
 :func:`get`: the Snakefile reads the registry at every start (a no-op ``snakemake -n`` included)
-and the modules import polars, ~0.2 s of it (``benchmarks/dryrun.py``). A test checks that
+and the modules import polars, ~0.2 s of it (``perf/dryrun.py``). A test checks that
 :data:`NAMES` and :data:`JUDGE_BENCHMARKS` agree with the modules.
 """
 

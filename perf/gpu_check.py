@@ -23,8 +23,8 @@ closer than that rounding: rare in float32 (relative error ~1e-6), so at most ab
 the smoke profile's 7 may diverge (0.8 -> 6 of 7 must agree); common in half precision (~1e-2),
 where a divergence anywhere in up to 24 tokens ends exact agreement for that item.
 
-Usage (needs CUDA and vLLM: ``benchmarks/gpu_check.sh`` checks both):
-``python benchmarks/gpu_check.py [--profile smoke] [--model smollm2-135m] [--dtype float32]
+Usage (needs CUDA and vLLM: ``perf/gpu_check.sh`` checks both):
+``python perf/gpu_check.py [--profile smoke] [--model smollm2-135m] [--dtype float32]
 [--min-agreement 0.8] [--json out.json]``
 """
 
