@@ -6,8 +6,8 @@ import polars as pl  # noqa: E402
 
 from goodbadgreedy.io import write_csv, write_json, write_text  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
-from goodbadgreedy.report import metrics, table1, to_markdown  # noqa: E402
 from goodbadgreedy.stats.runs import run_scores  # noqa: E402
+from goodbadgreedy.table1 import metrics, table1, to_markdown  # noqa: E402
 
 sm = snakemake  # noqa: F821
 checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])

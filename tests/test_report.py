@@ -17,7 +17,7 @@ from goodbadgreedy.html_report import build_report
 from goodbadgreedy.io import write_csv
 from goodbadgreedy.lineage import write_lineage
 from goodbadgreedy.plots import pass_at_k_plot, sweep_plot, table1_plot
-from goodbadgreedy.report import table1
+from goodbadgreedy.table1 import table1
 
 from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 
