@@ -72,7 +72,7 @@ def matrix_overlay(params: dict) -> tuple[dict, str, int]:
     params.yaml's own model plus copies of it under new keys (not replacing it).
     """
     from goodbadgreedy import benchmarks
-    from goodbadgreedy.config import load_schema
+    from goodbadgreedy.params_file import load_schema
 
     allowed = load_schema()["properties"]["benchmarks"]["items"].get("enum")
     benches = [b for b in benchmarks.names() if allowed is None or b in allowed]

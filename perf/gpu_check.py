@@ -54,11 +54,12 @@ def run_one(args) -> None:
     """Child mode: generate the greedy tables of one backend and write them to ``args.out``."""
     import polars as pl
 
-    from goodbadgreedy.config import load_params, plan
     from goodbadgreedy.data import download, select_items
     from goodbadgreedy.generation.backends import build_backend
     from goodbadgreedy.generation.model import read_manifest
     from goodbadgreedy.generation.run import generate_table
+    from goodbadgreedy.params_file import load_params
+    from goodbadgreedy.plan import plan
 
     cfg = load_params(REPO / "params.yaml", overrides={"profile": args.profile})
     prof = cfg["profiles"][args.profile]
@@ -157,8 +158,8 @@ def main() -> int:
 
     import polars as pl
 
-    from goodbadgreedy.config import load_params
     from goodbadgreedy.generation.model import prepare_model
+    from goodbadgreedy.params_file import load_params
 
     cfg = load_params(REPO / "params.yaml", overrides={"profile": args.profile})
     if args.model not in cfg["models"]:

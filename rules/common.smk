@@ -5,8 +5,8 @@ from pathlib import Path
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.checksums import files_of, read_sums
 from goodbadgreedy.smk import input_function, lazy_pandas_params_serializer
-from goodbadgreedy.config import plan, validate_params
-from goodbadgreedy.config import table1_configs
+from goodbadgreedy.params_file import validate_params
+from goodbadgreedy.plan import plan, table1_configs
 
 # Snakemake's params trigger imports pandas (~0.8 s) on every run unless told not to (goodbadgreedy.smk)
 lazy_pandas_params_serializer()
@@ -183,7 +183,7 @@ def final_outputs():
 
 
 # --- statistics, plots, report (rules/report.smk) ---
-from goodbadgreedy.config import STATS_FILES, sweep_groups
+from goodbadgreedy.plan import STATS_FILES, sweep_groups
 
 STATS_CONFIG = canonical(config["stats"])
 # {param: [config, ...]}: params.yaml `sweeps` (temperature 0 = greedy included), else sampling

@@ -1,6 +1,6 @@
 # Statistics, plots and the HTML report (goodbadgreedy.analysis, .plots, .html_report);
 # input functions in rules/common.smk.
-from goodbadgreedy.config import SWEEP_PARAMS
+from goodbadgreedy.plan import SWEEP_PARAMS
 
 
 rule stats:

@@ -9,7 +9,7 @@ import pytest
 
 from goodbadgreedy import tables
 from goodbadgreedy.errors import ConfigError, DataError
-from goodbadgreedy.config import table1_configs
+from goodbadgreedy.plan import table1_configs
 from goodbadgreedy.stats.runs import run_scores, summarize_runs
 from goodbadgreedy.table1 import table1, to_markdown
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goodbadgreedy.config import load_params, plan, validate_params
 from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.params_file import load_params, validate_params
+from goodbadgreedy.plan import plan
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,9 +17,10 @@ import pytest
 import yaml
 
 from goodbadgreedy.analysis import SWEEP_COLUMNS, sweep_table
-from goodbadgreedy.config import decoding_keys, expand_sweeps, load_params, plan, sweep_config_name
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.generation.run import merge_generation_shards, shard_range
+from goodbadgreedy.params_file import load_params
+from goodbadgreedy.plan import decoding_keys, expand_sweeps, plan, sweep_config_name
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from goodbadgreedy import benchmarks
-from goodbadgreedy.config import STATS_FILES, SWEEP_PARAMS, sweep_groups
+from goodbadgreedy.plan import STATS_FILES, SWEEP_PARAMS, sweep_groups
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.stats.estimators import (
     g_pass_at_k,
@@ -64,7 +64,7 @@ __all__ = [
 
 _KEYS = ["model", "benchmark", "config"]
 
-# SWEEP_PARAMS, STATS_FILES and sweep_groups live in goodbadgreedy.config (no numpy/scipy import:
+# SWEEP_PARAMS, STATS_FILES and sweep_groups live in goodbadgreedy.plan (no numpy/scipy import:
 # the Snakefile reads them at parse time) and are re-exported here.
 
 

@@ -109,14 +109,14 @@ KeySpec = Sequence[str] | Callable[[Mapping[str, str], Mapping[str, Any]], Seque
 def _decoding(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
     """``decoding`` of a job: ``decoding.<cfg>``, or for a sweep's config ``sweeps.<param>`` and
     ``decoding.<base>`` (expanded configs are not spelled out in params.yaml)."""
-    from goodbadgreedy.config import decoding_keys
+    from goodbadgreedy.plan import decoding_keys
 
     return decoding_keys(config, wildcards["cfg"])
 
 
 def _generate_n_samples(wildcards: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
     """``n_samples`` of a generate job: ``profiles.<p>.n_samples`` only when the config samples."""
-    from goodbadgreedy.config import expand_sweeps
+    from goodbadgreedy.plan import expand_sweeps
 
     keys = _decoding(wildcards, config)
     cfg = wildcards["cfg"]
