@@ -2,10 +2,10 @@
 import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
 from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-from goodbadgreedy.analysis import STATS_FILES  # noqa: E402
 from goodbadgreedy.html_report import build_report  # noqa: E402
 from goodbadgreedy.io import write_text  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
+from goodbadgreedy.plan import STATS_FILES  # noqa: E402
 from goodbadgreedy.stats.runs import STD_DDOF  # noqa: E402
 
 sm = snakemake  # noqa: F821

@@ -4,7 +4,8 @@ from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
 import polars as pl  # noqa: E402
 
-from goodbadgreedy.analysis import StatsOptions, stats_tables  # noqa: E402
+from goodbadgreedy.analysis.options import StatsOptions  # noqa: E402
+from goodbadgreedy.analysis.stats_tables import stats_tables  # noqa: E402
 from goodbadgreedy.io import write_csv  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
 

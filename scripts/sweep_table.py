@@ -4,7 +4,7 @@ from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
 import polars as pl  # noqa: E402
 
-from goodbadgreedy.analysis import sweep_table  # noqa: E402
+from goodbadgreedy.analysis.sweep import sweep_table  # noqa: E402
 from goodbadgreedy.io import write_csv  # noqa: E402
 from goodbadgreedy.lineage import write_lineage  # noqa: E402
 

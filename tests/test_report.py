@@ -11,11 +11,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from goodbadgreedy.analysis import STATS_FILES, StatsOptions, stats_tables
+from goodbadgreedy.analysis.options import StatsOptions
+from goodbadgreedy.analysis.stats_tables import stats_tables
 from goodbadgreedy.dvcgen import top_level_plots
 from goodbadgreedy.html_report import build_report
 from goodbadgreedy.io import write_csv
 from goodbadgreedy.lineage import write_lineage
+from goodbadgreedy.plan import STATS_FILES
 from goodbadgreedy.plots import pass_at_k_plot, sweep_plot, table1_plot
 from goodbadgreedy.table1 import table1
 

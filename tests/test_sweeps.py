@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import yaml
 
-from goodbadgreedy.analysis import SWEEP_COLUMNS, sweep_table
+from goodbadgreedy.analysis.sweep import SWEEP_COLUMNS, sweep_table
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.generation.run import merge_generation_shards, shard_range
 from goodbadgreedy.params_file import load_params

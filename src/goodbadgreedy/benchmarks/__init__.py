@@ -62,7 +62,7 @@ def extracts_answers(name: str, options: Mapping[str, Any]) -> bool:
     free-form, so also ``split: both``) or a preference label (AlpacaEval 2, Arena-Hard).
     Self-consistency votes on ``extracted``: on a verdict it would pick samples by the grader's
     own output, so the score stage leaves it out there (and maj@k is skipped,
-    :func:`goodbadgreedy.analysis.passk_table`).
+    :func:`goodbadgreedy.analysis.passk.passk_table`).
 
     Args:
         name: a registered benchmark.
