@@ -1,6 +1,5 @@
 """best_of_n: the Best-of-N table (CSV) and figure (PNG), each with a lineage sidecar."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
+from goodbadgreedy.stage_log import to_log; to_log(snakemake)  # noqa: E702,F821
 
 import polars as pl  # noqa: E402
 

@@ -1,7 +1,6 @@
 """generate / generate_shard: one row per (item, sample) for one model x benchmark x decoding config,
 or, for generate_shard (``generation.shards`` > 1), for one contiguous item range of it."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
+from goodbadgreedy.stage_log import to_log; to_log(snakemake)  # noqa: E702,F821
 
 import polars as pl  # noqa: E402
 import torch  # noqa: E402

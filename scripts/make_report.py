@@ -1,6 +1,5 @@
 """report: the self-contained HTML report (tables, inlined plots, lineage of every table)."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
+from goodbadgreedy.stage_log import to_log; to_log(snakemake)  # noqa: E702,F821
 
 from goodbadgreedy.html_report import build_report  # noqa: E402
 from goodbadgreedy.io import write_text  # noqa: E402

@@ -1,4 +1,4 @@
-"""Send a script's stderr and logging to its Snakemake log file (imported first by each script)."""
+"""Send a Snakemake script's stderr and logging to its job's log file (called first by each scripts/*.py)."""
 
 import logging
 import os
