@@ -4,7 +4,7 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-from goodbadgreedy.config import read_yaml_mapping
+from goodbadgreedy.params_file import read_yaml_mapping
 
 # A YAML syntax error in params.yaml stops here, naming its line and column.
 read_yaml_mapping("params.yaml")

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.checksums import files_of, read_sums
-from goodbadgreedy.config import plan, table1_configs, validate_params
+from goodbadgreedy.params_file import validate_params
+from goodbadgreedy.plan import plan, table1_configs
 from goodbadgreedy.stages import RuleCode, code_fingerprints
 
 
@@ -198,7 +199,7 @@ def final_outputs():
 
 
 # --- statistics, plots, report (rules/report.smk) ---
-from goodbadgreedy.config import STATS_FILES, sweep_groups
+from goodbadgreedy.plan import STATS_FILES, sweep_groups
 
 STATS_CONFIG = canonical(config["stats"])
 # {param: [config, ...]}: params.yaml `sweeps` (temperature 0 = greedy included), else sampling

@@ -1,5 +1,5 @@
 # Figures and the self-contained HTML report (DVC stage report); input functions in rules/common.smk.
-from goodbadgreedy.config import SWEEP_PARAMS
+from goodbadgreedy.plan import SWEEP_PARAMS
 
 
 rule plots:

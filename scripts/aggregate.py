@@ -1,22 +1,28 @@
 """aggregate: run scores and Table 1 (CSV + markdown), each with a lineage sidecar."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-import polars as pl  # noqa: E402
+from goodbadgreedy.stage_log import to_log
 
-from goodbadgreedy.io import write_csv, write_json, write_text  # noqa: E402
-from goodbadgreedy.lineage import write_lineage  # noqa: E402
-from goodbadgreedy.report import metrics, table1, to_markdown  # noqa: E402
-from goodbadgreedy.stats.runs import run_scores  # noqa: E402
 
-sm = snakemake  # noqa: F821
-checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
-generations = pl.concat([pl.read_parquet(p, columns=["model", "benchmark", "config", "response_tokens"]) for p in sm.input.generations])
-greedy, sample = sm.params.table1_configs
-t1 = table1(checks, generations, greedy, sample)
-write_csv(t1, sm.output.table1)
-write_text(to_markdown(t1, n_samples=sm.params.n_samples, profile=sm.params.profile), sm.output.markdown)
-write_csv(run_scores(checks), sm.output.runs)
-write_json(metrics(t1), sm.output.metrics)
-for out in (sm.output.table1, sm.output.markdown, sm.output.runs, sm.output.metrics):
-    write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)
+def main(sm) -> None:
+    import polars as pl
+
+    from goodbadgreedy.io import write_csv, write_json, write_text
+    from goodbadgreedy.lineage import write_lineage
+    from goodbadgreedy.stats.runs import run_scores
+    from goodbadgreedy.table1 import metrics, table1, to_markdown
+
+    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    columns = ["model", "benchmark", "config", "response_tokens"]
+    generations = pl.concat([pl.read_parquet(p, columns=columns) for p in sm.input.generations])
+    greedy, sample = sm.params.table1_configs
+    t1 = table1(checks, generations, greedy, sample)
+    write_csv(t1, sm.output.table1)
+    write_text(to_markdown(t1, n_samples=sm.params.n_samples, profile=sm.params.profile), sm.output.markdown)
+    write_csv(run_scores(checks), sm.output.runs)
+    write_json(metrics(t1), sm.output.metrics)
+    for out in (sm.output.table1, sm.output.markdown, sm.output.runs, sm.output.metrics):
+        write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)
+
+
+to_log(snakemake)  # before main's imports, so that their errors land in the job's log
+main(snakemake)

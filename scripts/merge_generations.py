@@ -1,14 +1,19 @@
 """merge_generations: the shard tables of one model x benchmark x config -> its generation table."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-import polars as pl  # noqa: E402
+from goodbadgreedy.stage_log import to_log
 
-from goodbadgreedy.generation.run import merge_generation_shards  # noqa: E402
-from goodbadgreedy.lineage import publish_table  # noqa: E402
 
-sm = snakemake  # noqa: F821
-items = pl.read_parquet(sm.input.subset)
-df = merge_generation_shards([pl.read_parquet(p) for p in sm.input.shards], items, sm.params.n_samples)
-publish_table(df, sm.output[0], kind="generation", stage=sm.rule, inputs=sm.input, params=sm.params,
-              wildcards=sm.wildcards, expected_rows=items.height * sm.params.n_samples)
+def main(sm) -> None:
+    import polars as pl
+
+    from goodbadgreedy.generation.run import merge_generation_shards
+    from goodbadgreedy.lineage import publish_table
+
+    items = pl.read_parquet(sm.input.subset)
+    df = merge_generation_shards([pl.read_parquet(p) for p in sm.input.shards], items, sm.params.n_samples)
+    publish_table(df, sm.output[0], kind="generation", stage=sm.rule, inputs=sm.input, params=sm.params,
+                  wildcards=sm.wildcards, expected_rows=items.height * sm.params.n_samples)
+
+
+to_log(snakemake)  # before main's imports, so that their errors land in the job's log
+main(snakemake)

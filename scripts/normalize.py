@@ -1,13 +1,18 @@
 """normalize: verify vendored raw files, normalize one benchmark to a validated parquet table."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-from pathlib import Path  # noqa: E402
+from goodbadgreedy.stage_log import to_log
 
-from goodbadgreedy.data import normalize  # noqa: E402
-from goodbadgreedy.lineage import publish_table  # noqa: E402
 
-sm = snakemake  # noqa: F821
-df = normalize(sm.wildcards.benchmark, Path(sm.input.sums).parent, sm.input.sums, sm.params.options)
-publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=[*sm.input.raw, sm.input.sums],
-              params=sm.params, wildcards=sm.wildcards)
+def main(sm) -> None:
+    from pathlib import Path
+
+    from goodbadgreedy.data import normalize
+    from goodbadgreedy.lineage import publish_table
+
+    df = normalize(sm.wildcards.benchmark, Path(sm.input.sums).parent, sm.input.sums, sm.params.options)
+    publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=[*sm.input.raw, sm.input.sums],
+                  params=sm.params, wildcards=sm.wildcards)
+
+
+to_log(snakemake)  # before main's imports, so that their errors land in the job's log
+main(snakemake)

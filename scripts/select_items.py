@@ -1,13 +1,18 @@
 """select_items: the profile's seeded subset of a benchmark's items."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-import polars as pl  # noqa: E402
+from goodbadgreedy.stage_log import to_log
 
-from goodbadgreedy.data import select_items  # noqa: E402
-from goodbadgreedy.lineage import publish_table  # noqa: E402
 
-sm = snakemake  # noqa: F821
-df = select_items(pl.read_parquet(sm.input[0]), sm.params.n_items, sm.params.seed)
-publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=sm.input, params=sm.params,
-              wildcards=sm.wildcards, expected_rows=sm.params.n_items)
+def main(sm) -> None:
+    import polars as pl
+
+    from goodbadgreedy.data import select_items
+    from goodbadgreedy.lineage import publish_table
+
+    df = select_items(pl.read_parquet(sm.input[0]), sm.params.n_items, sm.params.seed)
+    publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=sm.input, params=sm.params,
+                  wildcards=sm.wildcards, expected_rows=sm.params.n_items)
+
+
+to_log(snakemake)  # before main's imports, so that their errors land in the job's log
+main(snakemake)

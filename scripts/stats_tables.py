@@ -1,21 +1,25 @@
 """stats: every statistics table of goodbadgreedy.analysis as a CSV, each with a lineage sidecar."""
-import sys; sys.path.insert(0, snakemake.scriptdir)  # noqa: E702,F821
-from _log import to_log; to_log(snakemake)  # noqa: E402,E702,F821
 
-import polars as pl  # noqa: E402
+from goodbadgreedy.stage_log import to_log
 
-from goodbadgreedy.analysis import StatsOptions, stats_tables  # noqa: E402
-from goodbadgreedy.io import write_csv  # noqa: E402
-from goodbadgreedy.lineage import write_lineage  # noqa: E402
 
-sm = snakemake  # noqa: F821
-checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
-generations = pl.concat([
-    pl.read_parquet(p, columns=["model", "benchmark", "config", "item_id", "sample_idx", "response_tokens", "finish_reason"])
-    for p in sm.input.generations
-])
-opts = StatsOptions.from_params(sm.params.stats, sm.params.seed)
-tables = stats_tables(checks, generations, sm.params.decoding, sm.params.table1_configs[0], opts)
-for name, df in tables.items():
-    write_csv(df, sm.output[name])
-    write_lineage(sm.output[name], stage=sm.rule, inputs=sm.input, params=sm.params, extra={"rows": df.height})
+def main(sm) -> None:
+    import polars as pl
+
+    from goodbadgreedy.analysis.options import StatsOptions
+    from goodbadgreedy.analysis.stats_tables import stats_tables
+    from goodbadgreedy.io import write_csv
+    from goodbadgreedy.lineage import write_lineage
+
+    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    columns = ["model", "benchmark", "config", "item_id", "sample_idx", "response_tokens", "finish_reason"]
+    generations = pl.concat([pl.read_parquet(p, columns=columns) for p in sm.input.generations])
+    opts = StatsOptions.from_params(sm.params.stats, sm.params.seed)
+    tables = stats_tables(checks, generations, sm.params.decoding, sm.params.table1_configs[0], opts)
+    for name, df in tables.items():
+        write_csv(df, sm.output[name])
+        write_lineage(sm.output[name], stage=sm.rule, inputs=sm.input, params=sm.params, extra={"rows": df.height})
+
+
+to_log(snakemake)  # before main's imports, so that their errors land in the job's log
+main(snakemake)

@@ -9,9 +9,9 @@ import pytest
 
 from goodbadgreedy import tables
 from goodbadgreedy.errors import ConfigError, DataError
-from goodbadgreedy.config import table1_configs
-from goodbadgreedy.report import table1, to_markdown
+from goodbadgreedy.plan import table1_configs
 from goodbadgreedy.stats.runs import run_scores, summarize_runs
+from goodbadgreedy.table1 import table1, to_markdown
 
 
 def _checks(config, scores):
@@ -98,7 +98,7 @@ def test_table1_configs():
 
 
 def test_metrics_nest_table1_by_model_and_benchmark():
-    from goodbadgreedy.report import metrics
+    from goodbadgreedy.table1 import metrics
 
     checks = pl.concat([_checks("sample", SAMPLE), _checks("greedy", GREEDY)])
     gens = pl.concat([_gens("sample", [[10, 20, 30]] * 4), _gens("greedy", [[5], [7], [9], [11]])])

@@ -9,15 +9,13 @@ import pytest
 from scipy.stats import binomtest
 
 from goodbadgreedy import tables
-from goodbadgreedy.analysis import (
-    StatsOptions,
-    p_beats,
-    passk_table,
-    score_matrices,
-    stats_tables,
-    sweep_groups,
-)
+from goodbadgreedy.analysis.options import StatsOptions
+from goodbadgreedy.analysis.passk import passk_table
+from goodbadgreedy.analysis.ranks import p_beats
+from goodbadgreedy.analysis.score_matrix import score_matrices
+from goodbadgreedy.analysis.stats_tables import stats_tables
 from goodbadgreedy.errors import DataError
+from goodbadgreedy.plan import sweep_groups
 
 
 def checks(model, config, scores, answers=None, gold=None, bench="b"):

@@ -19,7 +19,6 @@ import yaml
 from servers import FakeServer, chat_reply
 
 from goodbadgreedy.benchmarks.base import Prompt
-from goodbadgreedy.config import validate_params
 from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.backends import Backend, HFBackend, OpenAIServedBackend, build_backend, chat_text
@@ -27,6 +26,7 @@ from goodbadgreedy.generation.model import prepare_model, read_manifest
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import cache_key, generate_table
 from goodbadgreedy.generation.vllm_backend import VLLMBackend, finish_of, sampling_kwargs
+from goodbadgreedy.params_file import validate_params
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goodbadgreedy.config import load_params, plan, validate_params
 from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.params_file import load_params, validate_params
+from goodbadgreedy.plan import plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def test_shipped_params_are_valid_with_defaults_filled(params):
     cfg = validate_params(params)
     assert cfg["decoding"]["greedy"]["temperature"] == 1.0  # default filled in
     p = plan(cfg)
-    assert p.outdir == "results" and p.samples_for(cfg["decoding"]["greedy"]) == 1
+    assert p.outdir == "results/default" and p.samples_for(cfg["decoding"]["greedy"]) == 1
     assert p.samples_for(cfg["decoding"]["sample"]) == cfg["profiles"]["default"]["n_samples"]
     for profile in cfg["profiles"]:
         validate_params({**params, "profile": profile})

@@ -11,12 +11,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from goodbadgreedy.analysis import STATS_FILES, StatsOptions, stats_tables
+from goodbadgreedy.analysis.options import StatsOptions
+from goodbadgreedy.analysis.stats_tables import stats_tables
 from goodbadgreedy.html_report import build_report
 from goodbadgreedy.io import write_csv
 from goodbadgreedy.lineage import write_lineage
+from goodbadgreedy.plan import STATS_FILES
 from goodbadgreedy.plots import pass_at_k_plot, sweep_plot, table1_plot
-from goodbadgreedy.report import table1
+from goodbadgreedy.table1 import table1
 
 from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 

@@ -16,10 +16,11 @@ import polars as pl
 import pytest
 import yaml
 
-from goodbadgreedy.analysis import SWEEP_COLUMNS, sweep_table
-from goodbadgreedy.config import decoding_keys, expand_sweeps, load_params, plan, sweep_config_name
+from goodbadgreedy.analysis.sweep import SWEEP_COLUMNS, sweep_table
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.generation.run import merge_generation_shards, shard_range
+from goodbadgreedy.params_file import load_params
+from goodbadgreedy.plan import decoding_keys, expand_sweeps, plan, sweep_config_name
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -205,7 +206,7 @@ def test_three_temperature_sweep_on_smoke_makes_the_sweep_table_and_plot(smoke):
         "profile": "smoke", "benchmarks": ["mmlu_redux"],
         "sweeps": {"temperature": {"base": "sample", "values": [0, base, other]}},
     }))
-    out_dir = params["profiles"]["smoke"]["outdir"]
+    out_dir = "results/smoke"
     targets = [f"{out_dir}/stats/sweep.csv", f"{out_dir}/plots/sweep_temperature.png"]
     proc = subprocess.run([str(BIN / "snakemake"), *targets, "--cores", "2", "--configfile", "sweep.yaml"],
                           cwd=root, env=clone.env, capture_output=True, text=True, timeout=900)

@@ -1,7 +1,7 @@
 """The ``vllm`` backend with real vLLM on a CUDA GPU (skipped without vLLM or CUDA).
 
 The CPU-runnable tests of its parameter mapping and orchestration are in ``test_backends.py``;
-``benchmarks/gpu_check.sh`` compares its greedy outputs with the ``hf`` backend on the smoke
+``perf/gpu_check.sh`` compares its greedy outputs with the ``hf`` backend on the smoke
 profile.
 """
 

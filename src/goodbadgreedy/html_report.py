@@ -182,7 +182,7 @@ def build_report(
 
     Args:
         table1: ``table1.csv``.
-        stats: stats table name -> CSV path (:data:`goodbadgreedy.analysis.STATS_FILES`).
+        stats: stats table name -> CSV path (:data:`goodbadgreedy.plan.STATS_FILES`).
         plots: image name -> PNG path (``table1``, ``pass_at_k``).
         sweeps: swept parameter -> PNG path (empty: no sweep, said in a note).
         best_of_n: the ``best_of_n.csv`` and/or ``best_of_n.png`` of the ``best_of_n`` rule,

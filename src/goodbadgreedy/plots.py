@@ -51,7 +51,7 @@ def table1_plot(intervals: pl.DataFrame, greedy: str, sample: str, path: str | o
     the paper's Table 1 spread), and dots mark the worst and best run.
 
     Args:
-        intervals: :func:`goodbadgreedy.analysis.intervals_table` (scores as fractions; plotted
+        intervals: :func:`goodbadgreedy.analysis.intervals.intervals_table` (scores as fractions; plotted
             in percent).
         greedy, sample: the two configs compared.
         path: PNG destination.
@@ -109,7 +109,7 @@ def pass_at_k_plot(passk: pl.DataFrame, path: str | os.PathLike[str], *, configs
     """pass@k (solid), pass^k (dashed) and maj@k (dotted) against k, one panel per benchmark.
 
     Args:
-        passk: :func:`goodbadgreedy.analysis.passk_table`.
+        passk: :func:`goodbadgreedy.analysis.passk.passk_table`.
         path: PNG destination.
         configs: configs drawn (default: those with more than one sample).
 
@@ -165,9 +165,9 @@ def sweep_plot(
     panels per family (scaling, alignment, ...; models in no family share a last row).
 
     Args:
-        intervals: :func:`goodbadgreedy.analysis.intervals_table`.
+        intervals: :func:`goodbadgreedy.analysis.intervals.intervals_table`.
         param: the swept parameter (x-axis label).
-        values: ``{config: value of param}`` (see :func:`goodbadgreedy.analysis.sweep_groups`).
+        values: ``{config: value of param}`` (see :func:`goodbadgreedy.plan.sweep_groups`).
         path: PNG destination.
         greedy: the greedy config, drawn as a reference line.
         families: ``{family: [model, ...]}`` (params.yaml ``families``).
@@ -175,7 +175,7 @@ def sweep_plot(
     Returns:
         ``path``.
     """
-    from goodbadgreedy.analysis import model_families
+    from goodbadgreedy.analysis.sweep import model_families
 
     df = intervals.filter(pl.col("config").is_in(list(values)))
     benches = sorted(df["benchmark"].unique().to_list())

@@ -11,7 +11,7 @@ lineage sidecar.
 
 The names and the judge set are plain data here and the modules are imported on the first
 :func:`get`: the Snakefile reads the registry at every start (a no-op ``snakemake -n`` included)
-and the modules import polars, ~0.2 s of it (``benchmarks/dryrun.py``). A test checks that
+and the modules import polars, ~0.2 s of it (``perf/dryrun.py``). A test checks that
 :data:`NAMES` and :data:`JUDGE_BENCHMARKS` agree with the modules.
 """
 
@@ -62,7 +62,7 @@ def extracts_answers(name: str, options: Mapping[str, Any]) -> bool:
     free-form, so also ``split: both``) or a preference label (AlpacaEval 2, Arena-Hard).
     Self-consistency votes on ``extracted``: on a verdict it would pick samples by the grader's
     own output, so the score stage leaves it out there (and maj@k is skipped,
-    :func:`goodbadgreedy.analysis.passk_table`).
+    :func:`goodbadgreedy.analysis.passk.passk_table`).
 
     Args:
         name: a registered benchmark.

@@ -33,7 +33,7 @@ not depend on the batch size"; use batch sizes of 8 and more. bf16 is slower tha
 CPU (no native bf16 matrix units: it converts), and greedy texts diverge where two logits are
 closer than bf16's rounding; on GPUs, bf16 is the fast path.
 
-Usage: ``python benchmarks/generation.py [--prompts 8] [--n 16] [--max-new-tokens 64] [--bf16]``
+Usage: ``python perf/generation.py [--prompts 8] [--n 16] [--max-new-tokens 64] [--bf16]``
 """
 
 from __future__ import annotations

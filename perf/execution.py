@@ -7,7 +7,7 @@ problems/s of each and their ratio. Both must score every canonical solution as 
 
 Usage (as root, like CI)::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/execution.py [--workers 2] [--repeat 3] [--json]
+    PYTHONPATH=src .venv/bin/python perf/execution.py [--workers 2] [--repeat 3] [--json]
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # GPU check of the vllm backend: the smoke profile's greedy generations with backend vllm and with
 # backend hf (device cuda), on the same items, weights and dtype; prints per-item agreement and
-# exits non-zero below the threshold (see benchmarks/gpu_check.py for the threshold's rationale).
+# exits non-zero below the threshold (see perf/gpu_check.py for the threshold's rationale).
 #
 # Needs a CUDA GPU and vLLM in the active environment (pip install -e '.[vllm]').
-# Usage: benchmarks/gpu_check.sh [--dtype float32|bfloat16|float16] [--min-agreement 0.8] [--json out.json]
+# Usage: perf/gpu_check.sh [--dtype float32|bfloat16|float16] [--min-agreement 0.8] [--json out.json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +23,4 @@ except ImportError:
 print(f"gpu_check: torch {torch.__version__}, vllm {vllm.__version__}, {torch.cuda.get_device_name(0)}")
 PY
 
-exec python benchmarks/gpu_check.py --profile smoke "$@"
+exec python perf/gpu_check.py --profile smoke "$@"

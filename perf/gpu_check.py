@@ -23,8 +23,8 @@ closer than that rounding: rare in float32 (relative error ~1e-6), so at most ab
 the smoke profile's 7 may diverge (0.8 -> 6 of 7 must agree); common in half precision (~1e-2),
 where a divergence anywhere in up to 24 tokens ends exact agreement for that item.
 
-Usage (needs CUDA and vLLM: ``benchmarks/gpu_check.sh`` checks both):
-``python benchmarks/gpu_check.py [--profile smoke] [--model smollm2-135m] [--dtype float32]
+Usage (needs CUDA and vLLM: ``perf/gpu_check.sh`` checks both):
+``python perf/gpu_check.py [--profile smoke] [--model smollm2-135m] [--dtype float32]
 [--min-agreement 0.8] [--json out.json]``
 """
 
@@ -54,11 +54,12 @@ def run_one(args) -> None:
     """Child mode: generate the greedy tables of one backend and write them to ``args.out``."""
     import polars as pl
 
-    from goodbadgreedy.config import load_params, plan
     from goodbadgreedy.data import download, select_items
     from goodbadgreedy.generation.backends import build_backend
     from goodbadgreedy.generation.model import read_manifest
     from goodbadgreedy.generation.run import generate_table
+    from goodbadgreedy.params_file import load_params
+    from goodbadgreedy.plan import plan
 
     cfg = load_params(REPO / "params.yaml", overrides={"profile": args.profile})
     prof = cfg["profiles"][args.profile]
@@ -157,8 +158,8 @@ def main() -> int:
 
     import polars as pl
 
-    from goodbadgreedy.config import load_params
     from goodbadgreedy.generation.model import prepare_model
+    from goodbadgreedy.params_file import load_params
 
     cfg = load_params(REPO / "params.yaml", overrides={"profile": args.profile})
     if args.model not in cfg["models"]:

@@ -20,7 +20,7 @@ too), so the smoke matrix can come out faster than it: it is a reference, not a 
 
 Usage::
 
-    PYTHONPATH=src .venv/bin/python benchmarks/dryrun.py [--repeat 3] [--json] [--profile-out FILE]
+    PYTHONPATH=src .venv/bin/python perf/dryrun.py [--repeat 3] [--json] [--profile-out FILE]
 
 ``--profile-out`` also runs one dry run under cProfile and writes the top functions there.
 """
@@ -56,7 +56,7 @@ def copy_workflow(dest: Path) -> None:
     """The tracked and untracked-not-ignored files of the checkout, less caches and results."""
     listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "-co", "--exclude-standard"],
                             capture_output=True, text=True, check=True).stdout.split("\0")
-    skip = ("cache/", "results/", "models/", "logs/", "dvc.lock", ".dvc/", "tests/", "benchmarks/")
+    skip = ("cache/", "results/", "models/", "logs/", "dvc.lock", ".dvc/", "tests/", "perf/")
     for rel in filter(None, listed):
         src = ROOT / rel
         if rel.startswith(skip) or not src.is_file() or src.is_symlink():
@@ -72,7 +72,7 @@ def matrix_overlay(params: dict) -> tuple[dict, str, int]:
     params.yaml's own model plus copies of it under new keys (not replacing it).
     """
     from goodbadgreedy import benchmarks
-    from goodbadgreedy.config import load_schema
+    from goodbadgreedy.params_file import load_schema
 
     allowed = load_schema()["properties"]["benchmarks"]["items"].get("enum")
     benches = [b for b in benchmarks.names() if allowed is None or b in allowed]

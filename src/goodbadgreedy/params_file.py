@@ -1,0 +1,150 @@
+"""Read and validate ``params.yaml``.
+
+The schema (``schemas/params.schema.yaml``, JSON Schema 2020-12) is checked first, with defaults
+filled in, the way snakemake-workflows use ``snakemake.utils.validate``; then the checks a schema
+cannot express (the active profile exists, every benchmark has a size, decoding values, those of
+the sweeps' configs included, form a valid :class:`~goodbadgreedy.generation.params.SamplingParams`).
+Every error is one :class:`~goodbadgreedy.errors.ConfigError` whose message names the dotted key.
+
+What the validated params make the workflow compute (the active profile, sweeps expanded) is
+:mod:`goodbadgreedy.plan`.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.plan import expand_sweeps
+
+SCHEMA_FILE = "params.schema.yaml"
+
+
+def load_schema() -> dict[str, Any]:
+    """Return the params JSON schema shipped in the package."""
+    text = resources.files("goodbadgreedy").joinpath("schemas", SCHEMA_FILE).read_text()
+    # libyaml's safe loader when PyYAML has it: 10x faster, and the Snakefile loads this at every start
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def schema_path() -> str:
+    """Return the file path of the params schema (for ``snakemake.utils.validate``)."""
+    return str(resources.files("goodbadgreedy").joinpath("schemas", SCHEMA_FILE))
+
+
+def _dotted(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _validator():
+    from jsonschema import Draft202012Validator, validators
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return cls(load_schema())
+
+
+def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -> dict[str, Any]:
+    """Validate ``params`` and return a copy with defaults filled in.
+
+    Args:
+        params: the parsed params.yaml (with any ``--config`` overrides applied).
+        source: name used in error messages.
+
+    Raises:
+        ConfigError: the first problem found, naming the dotted key, e.g.
+            ``params.yaml: profiles.default.n_samples: 0 is less than the minimum of 1``.
+    """
+    cfg = copy.deepcopy(dict(params))
+    errors = sorted(_validator().iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        e = errors[0]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_dotted(e.absolute_path)}: {e.message}{more}")
+    profile = cfg["profile"]
+    if profile not in cfg["profiles"]:
+        raise ConfigError(f"{source}: profile: {profile!r} is not one of the profiles {sorted(cfg['profiles'])}")
+    prof = cfg["profiles"][profile]
+    for key in ("n_items", "max_new_tokens"):
+        for bench in cfg["benchmarks"]:
+            if bench not in prof[key]:
+                raise ConfigError(f"{source}: profiles.{profile}.{key}.{bench}: missing (every benchmark needs one)")
+    from goodbadgreedy.generation.params import SamplingParams
+
+    for name, dec in cfg["decoding"].items():
+        try:
+            SamplingParams(max_new_tokens=1, **dec)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: decoding.{name}: {exc}") from None
+    decoding, _ = expand_sweeps(cfg["decoding"], cfg.get("sweeps") or {}, source=source)
+    for name, dec in decoding.items():
+        if name not in cfg["decoding"]:
+            try:
+                SamplingParams(max_new_tokens=1, **dec)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: sweeps: config {name}: {exc}") from None
+    for family, members in (cfg.get("families") or {}).items():
+        for i, model in enumerate(members):
+            if model not in cfg["models"]:
+                raise ConfigError(f"{source}: families.{family}[{i}]: {model!r} is not a key of models")
+    for bench in cfg["benchmarks"]:
+        cfg["benchmark_options"].setdefault(bench, {})
+    return cfg
+
+
+def load_params(path: str | Path = "params.yaml", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read, override and validate a params file.
+
+    Args:
+        path: the YAML file.
+        overrides: top-level keys replacing those of the file (as ``snakemake --config``).
+
+    Raises:
+        ConfigError: unreadable YAML (naming the file and line) or invalid content.
+    """
+    params = read_yaml_mapping(path)
+    params.update(overrides or {})
+    return validate_params(params, source=str(path))
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping (params.yaml), with errors that say where.
+
+    The Snakefile calls this on params.yaml before its ``configfile:`` directive, because
+    Snakemake's own message for a YAML syntax error names neither the line nor the column.
+
+    Raises:
+        ConfigError: the file cannot be read; its YAML is malformed (the message gives the file,
+            line and column, and what the parser expected); or it is not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        params = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        parts = [f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
+                 for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)) if what]
+        raise ConfigError(f"{path}: not valid YAML: {'; '.join(parts)}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: must be a mapping of keys, got {type(params).__name__}")
+    return params
+
