@@ -6,8 +6,8 @@ DAG order *and* each job's metadata record, which the params/code/input rerun tr
 times ``snakemake -n`` (which must find nothing to do) against two baselines measured in the same
 run, prepared the same way: a trivial one-job Snakefile (the cost of starting Snakemake itself)
 and the smoke matrix. Target: under 3 s for the full matrix. The one-job Snakefile is plain
-Snakemake, without our start-up fixes (``goodbadgreedy.smk``: its GC freeze saves time at exit
-too), so the smoke matrix can come out faster than it: it is a reference, not a lower bound.
+Snakemake, without the Snakefile's ``gc.freeze()`` (which saves time at exit too), so the smoke
+matrix can come out faster than it: it is a reference, not a lower bound.
 
 * benchmarks: every registered benchmark the params schema accepts. There are 6 (the paper's
   WildBench is not vendored), so the matrix is topped up with a 6th decoding config to keep at
