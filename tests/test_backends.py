@@ -18,7 +18,6 @@ import pytest
 import yaml
 from servers import FakeServer, chat_reply
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.config import validate_params
 from goodbadgreedy.data import download, select_items
 from goodbadgreedy.dvcgen import PARAM_KEYS
@@ -28,6 +27,7 @@ from goodbadgreedy.generation.model import prepare_model, read_manifest
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import cache_key, generate_table
 from goodbadgreedy.generation.vllm_backend import VLLMBackend, finish_of, sampling_kwargs
+from goodbadgreedy.prompts import Prompt
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

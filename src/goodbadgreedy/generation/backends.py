@@ -11,7 +11,7 @@ backend    what generates                                    cache identity (bes
            (:mod:`~goodbadgreedy.generation.openai_backend`)
 =========  ===============================================  ====================================
 
-A backend turns a benchmark :class:`~goodbadgreedy.benchmarks.base.Prompt` into a
+A backend turns a benchmark :class:`~goodbadgreedy.prompts.Prompt` into a
 :class:`PreparedPrompt` (:meth:`Backend.prepare`): the text recorded in the generation table and
 hashed into the sample cache, and the payload its :meth:`Backend.generate` consumes. The local
 backends (``hf``, ``vllm``) apply the model's chat template and tokenize; ``openai`` sends chat
@@ -29,9 +29,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import ConfigError
 from goodbadgreedy.generation.params import SamplingParams
+from goodbadgreedy.prompts import Prompt
 
 #: The backends params.yaml may name (``models.<name>.backend``).
 BACKENDS = ("hf", "openai", "vllm")
@@ -84,7 +84,7 @@ class Backend(Protocol):
 
 
 def render_prompt(tokenizer, prompt: Prompt) -> str:
-    """Apply the tokenizer's chat template to a :class:`~goodbadgreedy.benchmarks.base.Prompt`.
+    """Apply the tokenizer's chat template to a :class:`~goodbadgreedy.prompts.Prompt`.
 
     Returns:
         The prompt text: the templated conversation with the generation prompt for the assistant

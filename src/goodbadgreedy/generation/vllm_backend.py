@@ -41,10 +41,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-from goodbadgreedy.benchmarks.base import truncate_at_stop
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.backends import PreparedPrompt, templated
 from goodbadgreedy.generation.params import SamplingParams
+from goodbadgreedy.prompts import truncate_at_stop
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import SampleCache
+from goodbadgreedy.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
