@@ -22,7 +22,8 @@ from goodbadgreedy.config import validate_params
 from goodbadgreedy.data import download, select_items
 from goodbadgreedy.dvcgen import PARAM_KEYS
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.backends import Backend, HFBackend, OpenAIServedBackend, build_backend, chat_text
+from goodbadgreedy.generation.backend_base import Backend, chat_text
+from goodbadgreedy.generation.backends import HFBackend, OpenAIServedBackend, build_backend
 from goodbadgreedy.generation.model import prepare_model, read_manifest
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import cache_key, generate_table

@@ -295,7 +295,7 @@ def _direct_mean_logprob(model, ids: list[int], n_prompt: int) -> float:
 
 
 def test_logprob_matches_a_direct_forward_pass(tiny_model, tokenizer):
-    from goodbadgreedy.generation.run import render_prompt
+    from goodbadgreedy.generation.backend_base import render_prompt
     from goodbadgreedy.prompts import Prompt
     from goodbadgreedy.scoring.logprob import LogprobScorer
 

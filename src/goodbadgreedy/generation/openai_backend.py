@@ -86,7 +86,8 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import httpx2
 
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.engine import Sample, SamplingParams
+from goodbadgreedy.generation.backend_base import Sample
+from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 log = logging.getLogger(__name__)

@@ -28,14 +28,14 @@ import polars as pl
 
 from goodbadgreedy import benchmarks, tables
 from goodbadgreedy.errors import BackendError, ConfigError, DataError
-from goodbadgreedy.generation.backends import Backend, render_prompt
+from goodbadgreedy.generation.backend_base import Backend
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.sample_cache import SampleCache
 from goodbadgreedy.generation.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_shards", "render_prompt",
+__all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_shards",
            "sha256_text", "shard_range"]
 
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
@@ -57,7 +57,7 @@ def cache_key(
         decoding: the decoding config's entry in params.yaml.
         max_new_tokens: generation budget per sample.
         seed: global seed.
-        identity: the backend's :meth:`~goodbadgreedy.generation.backends.Backend.cache_identity`;
+        identity: the backend's :meth:`~goodbadgreedy.generation.backend_base.Backend.cache_identity`;
             its keys are merged into the hashed object (for ``hf``: ``model_sha``, ``dtype``,
             ``device``).
 
@@ -95,7 +95,7 @@ def generate_table(
         items: the selected items (``tables.BENCHMARK_SCHEMA``).
         benchmark, options: registry name and its ``benchmark_options``.
         model_name: the model's key in params.yaml (enters the seeds and the table).
-        backend: a :class:`~goodbadgreedy.generation.backends.Backend` (built by
+        backend: a :class:`~goodbadgreedy.generation.backend_base.Backend` (built by
             :func:`~goodbadgreedy.generation.backends.build_backend`); its ``cache_identity()``
             enters the cache key.
         config_name, decoding: the decoding config's key and entry in params.yaml.
