@@ -233,7 +233,7 @@ def sweep_configs():
 
 def generation_shards(wildcards):
     """The shard files one generation table is merged from."""
-    return [f"{OUT}/shards/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}/{k}-of-{SHARDS}.parquet"
+    return [f"{OUT}/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}.shards/{k}-of-{SHARDS}.parquet"
             for k in range(SHARDS)]
 
 

@@ -35,7 +35,7 @@ else:
             subset=f"{OUT}/items/{{benchmark}}.parquet",
             model="models/{model}/manifest.json",
         output:
-            f"{OUT}/shards/generations/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}-of-{SHARDS}.parquet",
+            f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.shards/{{shard}}-of-{SHARDS}.parquet",
         wildcard_constraints:
             shard=r"\d+",
         params:

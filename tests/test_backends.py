@@ -18,15 +18,16 @@ import pytest
 import yaml
 from servers import FakeServer, chat_reply
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.backends import Backend, HFBackend, OpenAIServedBackend, build_backend, chat_text
+from goodbadgreedy.generation.backend_base import Backend, chat_text
+from goodbadgreedy.generation.backends import HFBackend, OpenAIServedBackend, build_backend
 from goodbadgreedy.generation.model import prepare_model, read_manifest
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.generation.run import cache_key, generate_table
 from goodbadgreedy.generation.vllm_backend import VLLMBackend, finish_of, sampling_kwargs
 from goodbadgreedy.params_file import validate_params
+from goodbadgreedy.prompts import Prompt
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "data" / "raw"

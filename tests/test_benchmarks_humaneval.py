@@ -13,8 +13,9 @@ import polars as pl
 import pytest
 
 from goodbadgreedy import tables
-from goodbadgreedy.benchmarks import base, humaneval
+from goodbadgreedy.benchmarks import humaneval
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.prompts import truncate_at_stop
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw" / "humaneval"
 
@@ -173,4 +174,4 @@ def test_check_with_the_real_sandbox(items):
     assert out["verdict"].to_list()[2] == "passed"
     assert out["score"].to_list() == [1.0, 0.0, 1.0]
     assert set(out["verdict"]) <= set(humaneval.VERDICTS)
-    assert base.truncate_at_stop(responses[0], humaneval.STOP) == out["extracted"][0]
+    assert truncate_at_stop(responses[0], humaneval.STOP) == out["extracted"][0]

@@ -9,8 +9,9 @@ import pytest
 
 from goodbadgreedy import benchmarks, tables
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Judgement, Prompt
+from goodbadgreedy.check_table import Judgement, check_frame
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 
 def test_names_and_get():
@@ -98,10 +99,10 @@ def test_merge_options():
 
 def test_truncate_at_stop_cuts_at_earliest_and_is_idempotent():
     text = "a\nb\ndef f():\n#c"
-    cut = base.truncate_at_stop(text, ("\n#", "\ndef"))
+    cut = truncate_at_stop(text, ("\n#", "\ndef"))
     assert cut == "a\nb"
-    assert base.truncate_at_stop(cut, ("\n#", "\ndef")) == cut
-    assert base.truncate_at_stop("abc", ()) == "abc"
+    assert truncate_at_stop(cut, ("\n#", "\ndef")) == cut
+    assert truncate_at_stop("abc", ()) == "abc"
 
 
 def _items():
@@ -160,7 +161,7 @@ def test_check_each_unknown_item_names_it():
 
 def test_check_frame_length_mismatch():
     with pytest.raises(DataError, match="1 judgements for 2"):
-        base.check_frame(_gens(["x/0", "x/1"], ["", ""]), [Judgement(None, "", 0.0, "no_answer", "")])
+        check_frame(_gens(["x/0", "x/1"], ["", ""]), [Judgement(None, "", 0.0, "no_answer", "")])
 
 
 def test_benchmark_frame_rejects_duplicate_ids():

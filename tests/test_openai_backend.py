@@ -11,10 +11,10 @@ import time
 import pytest
 from servers import FakeServer, chat_reply, free_port
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.engine import SamplingParams
 from goodbadgreedy.generation.openai_backend import OpenAIBackend
+from goodbadgreedy.prompts import Prompt
 
 GREEDY = SamplingParams(do_sample=False, max_new_tokens=16)
 QUESTION = Prompt(messages=({"role": "user", "content": "What is the capital of France?"},))

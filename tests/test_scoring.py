@@ -295,8 +295,8 @@ def _direct_mean_logprob(model, ids: list[int], n_prompt: int) -> float:
 
 
 def test_logprob_matches_a_direct_forward_pass(tiny_model, tokenizer):
-    from goodbadgreedy.generation.run import render_prompt
-    from goodbadgreedy.benchmarks.base import Prompt
+    from goodbadgreedy.generation.backend_base import render_prompt
+    from goodbadgreedy.prompts import Prompt
     from goodbadgreedy.scoring.logprob import LogprobScorer
 
     questions = ["What is 2+3?", "Name three colors.", "hi", "Write a long story about a dragon."]

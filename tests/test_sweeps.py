@@ -188,7 +188,7 @@ def test_slurm_profile_dry_run_lists_the_sharded_jobs(tmp_path):
     assert int(counts["generate_shard"]) == n_gen * shards
     assert int(counts["merge_generations"]) == n_gen
     assert "generate" not in counts
-    assert f"generations/{p.models[0]}/{p.benchmarks[0]}/{p.configs[0]}/{shards - 1}-of-{shards}.parquet" in out
+    assert f"generations/{p.models[0]}/{p.benchmarks[0]}/{p.configs[0]}.shards/{shards - 1}-of-{shards}.parquet" in out
     assert "gpu=1" in out and "slurm_partition=gpu" in out
 
 

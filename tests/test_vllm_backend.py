@@ -16,9 +16,9 @@ if not torch.cuda.is_available():
 
 from servers import prepare_smollm2  # noqa: E402
 
-from goodbadgreedy.benchmarks.base import Prompt  # noqa: E402
 from goodbadgreedy.generation.params import SamplingParams  # noqa: E402
 from goodbadgreedy.generation.vllm_backend import VLLMBackend  # noqa: E402
+from goodbadgreedy.prompts import Prompt  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -31,7 +31,7 @@ JUDGE_BENCHMARKS: frozenset[str] = frozenset({"alpaca_eval", "arena_hard", "mixe
 
 @lru_cache(maxsize=1)
 def _modules() -> dict[str, ModuleType]:
-    # plain import statements (not importlib by name), so dvcgen's import closure sees them
+    # plain import statements (not importlib by name), so import-closure checks see them
     from goodbadgreedy.benchmarks import alpaca_eval, arena_hard, gsm8k, humaneval, mixeval, mmlu_redux
 
     return {m.NAME: m for m in (alpaca_eval, arena_hard, gsm8k, humaneval, mixeval, mmlu_redux)}

@@ -32,9 +32,9 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.judge import parsing
+from goodbadgreedy.prompts import Prompt
 
 NAME = "alpaca_eval"
 RAW_FILES: tuple[str, ...] = ("alpaca_eval_gpt4_baseline.json",)

@@ -29,9 +29,9 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.judge import parsing
+from goodbadgreedy.prompts import Prompt
 
 NAME = "arena_hard"
 RAW_FILES: tuple[str, ...] = ("question.jsonl", "o3-mini-2025-01-31.jsonl")

@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Judgement, Prompt
+from goodbadgreedy.check_table import Judgement
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 NAME = "gsm8k"
 RAW_FILES: tuple[str, ...] = ("test.jsonl",)
@@ -278,7 +279,7 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
 def judge(item: dict[str, Any], response: str) -> Judgement:
     """Check one response against the item's gold number (numeric equality)."""
     gold = item["answer"]
-    extracted, how = _extract(base.truncate_at_stop(response, STOP))
+    extracted, how = _extract(truncate_at_stop(response, STOP))
     equal = extracted is not None and Decimal(extracted) == Decimal(gold)
     return base.verdict_for(extracted, gold, equal, how)
 

@@ -22,8 +22,9 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Judgement, Prompt
+from goodbadgreedy.check_table import Judgement, check_frame, items_for
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 NAME = "humaneval"
 RAW_FILES: tuple[str, ...] = ("HumanEval.jsonl.gz",)
@@ -182,8 +183,8 @@ def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any
         goodbadgreedy.errors.ConfigError: bad options.
     """
     opts = _options(options)
-    matched = base.items_for(items, generations, name=NAME)
-    completions = [base.truncate_at_stop(r or "", STOP) for r in generations["response"].to_list()]
+    matched = items_for(items, generations, name=NAME)
+    completions = [truncate_at_stop(r or "", STOP) for r in generations["response"].to_list()]
     programs = [build_program(item, c) for item, c in zip(matched, completions)]
     if programs:
         from goodbadgreedy.execution import run_programs  # lazy: the sandbox is heavy
@@ -207,4 +208,4 @@ def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any
         Judgement(c, "", 1.0 if v.status == "passed" else 0.0, v.status, v.detail or "")
         for c, v in zip(completions, verdicts)
     ]
-    return base.check_frame(generations, judgements)
+    return check_frame(generations, judgements)

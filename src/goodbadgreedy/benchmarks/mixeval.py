@@ -40,9 +40,9 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.judge import parsing
+from goodbadgreedy.prompts import Prompt
 
 NAME = "mixeval"
 RAW_FILES: tuple[str, ...] = ("free-form.json", "multiple-choice.json")

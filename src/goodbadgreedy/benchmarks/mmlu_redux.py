@@ -42,8 +42,9 @@ from typing import Any, Sequence
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Judgement, Prompt
+from goodbadgreedy.check_table import Judgement
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.prompts import Prompt
 
 log = logging.getLogger(__name__)
 

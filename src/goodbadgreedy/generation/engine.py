@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 import torch
 
 from goodbadgreedy.errors import ConfigError
+from goodbadgreedy.generation.backend_base import Sample
 from goodbadgreedy.generation.params import SamplingParams  # noqa: F401  (re-exported)
 
 #: Every matrix product runs over a multiple of this many rows. MKL's sgemm computes rows in
@@ -44,30 +45,6 @@ ROW_BLOCK = 8
 
 def _round_up(n: int, block: int = ROW_BLOCK) -> int:
     return max(block, -(-n // block) * block)
-
-
-@dataclass
-class Sample:
-    """One generated sample.
-
-    Attributes:
-        token_ids: generated token ids, up to and including the EOS token or the token that
-            completed a stop sequence.
-        text: the decoded response, cut before the first stop sequence, special tokens removed.
-        finish_reason: ``eos`` | ``stop`` | ``length``.
-        completion_tokens: the generated-token count a remote backend reported (its token ids
-            are unknown); None for local generation, where ``token_ids`` is authoritative.
-    """
-
-    token_ids: list[int] = field(default_factory=list)
-    text: str = ""
-    finish_reason: str = "length"
-    completion_tokens: int | None = None
-
-    @property
-    def n_tokens(self) -> int:
-        """Generated tokens, EOS included (what the benchmarks count as response length)."""
-        return self.completion_tokens if self.completion_tokens is not None else len(self.token_ids)
 
 
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:

@@ -55,7 +55,7 @@ What comes back is checked (a server's silence is not trusted)
     :class:`ServedSample` objects, whose ``prompt_tokens`` is ``usage.prompt_tokens`` (or None).
 
 Prompts
-    ``endpoint="chat"`` takes :class:`~goodbadgreedy.benchmarks.base.Prompt` objects and sends
+    ``endpoint="chat"`` takes :class:`~goodbadgreedy.prompts.Prompt` objects and sends
     ``messages``; the server applies its chat template. A non-empty ``assistant_prefix`` needs the
     server to continue a trailing assistant message: with ``continue_final_message=True`` it is
     sent as a last ``{"role": "assistant"}`` message plus vLLM's ``continue_final_message: true,
@@ -85,9 +85,10 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 
 import httpx2
 
-from goodbadgreedy.benchmarks.base import Prompt, truncate_at_stop
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.engine import Sample, SamplingParams
+from goodbadgreedy.generation.backend_base import Sample
+from goodbadgreedy.generation.params import SamplingParams
+from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 log = logging.getLogger(__name__)
 

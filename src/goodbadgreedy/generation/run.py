@@ -1,7 +1,8 @@
 """The generate stage: items x decoding config -> one row per (item, sample).
 
 Generation goes through a backend (:mod:`goodbadgreedy.generation.backends`: ``hf``, ``vllm``,
-``openai``). Finished samples are appended to a sample cache (one JSON line per sample, fsynced
+``openai``). Finished samples are appended to a sample cache
+(:class:`~goodbadgreedy.generation.sample_cache.SampleCache`: one JSON line per sample, fsynced
 after each prompt) keyed by everything that determines a sample's text: the prompt as the backend
 sends it (its sha256), the decoding parameters, ``max_new_tokens``, the global seed and the
 backend's identity (``hf``: the model weights' sha256, dtype and device type;
@@ -27,13 +28,14 @@ import polars as pl
 
 from goodbadgreedy import benchmarks, tables
 from goodbadgreedy.errors import BackendError, ConfigError, DataError
-from goodbadgreedy.generation.backends import Backend, render_prompt
+from goodbadgreedy.generation.backend_base import Backend
 from goodbadgreedy.generation.params import SamplingParams
+from goodbadgreedy.generation.sample_cache import SampleCache
 from goodbadgreedy.generation.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENGINE_VERSION", "SampleCache", "cache_key", "generate_table", "merge_generation_shards", "render_prompt",
+__all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_shards",
            "sha256_text", "shard_range"]
 
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
@@ -46,48 +48,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class SampleCache:
-    """Append-only JSON-lines store of finished samples for one (model, benchmark, config key).
-
-    Args:
-        path: the ``.jsonl`` file (created with its folders on first append).
-    """
-
-    def __init__(self, path: str | os.PathLike[str]):
-        self.path = Path(path)
-
-    def load(self) -> dict[tuple[str, int], dict[str, Any]]:
-        """Return {(item_id, sample_idx): record}; a torn or corrupt line is skipped with a warning."""
-        out: dict[tuple[str, int], dict[str, Any]] = {}
-        if not self.path.is_file():
-            return out
-        with open(self.path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):
-                try:
-                    rec = json.loads(line)
-                    out[(rec["item_id"], int(rec["sample_idx"]))] = rec
-                except (ValueError, KeyError, TypeError):
-                    log.warning("%s:%d: skipping a torn or corrupt cache line (interrupted write)", self.path, n)
-        return out
-
-    def append(self, records: list[dict[str, Any]]) -> None:
-        """Append records and fsync, so that they survive a crash right after."""
-        if not records:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            # a previous crash may have left a torn line without newline: start on a fresh line
-            if fh.tell() > 0:
-                with open(self.path, "rb") as rh:
-                    rh.seek(-1, os.SEEK_END)
-                    if rh.read(1) != b"\n":
-                        data = "\n" + data
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 def cache_key(
     *, decoding: Mapping[str, Any], max_new_tokens: int, seed: int, identity: Mapping[str, Any]
 ) -> str:
@@ -97,7 +57,7 @@ def cache_key(
         decoding: the decoding config's entry in params.yaml.
         max_new_tokens: generation budget per sample.
         seed: global seed.
-        identity: the backend's :meth:`~goodbadgreedy.generation.backends.Backend.cache_identity`;
+        identity: the backend's :meth:`~goodbadgreedy.generation.backend_base.Backend.cache_identity`;
             its keys are merged into the hashed object (for ``hf``: ``model_sha``, ``dtype``,
             ``device``).
 
@@ -135,7 +95,7 @@ def generate_table(
         items: the selected items (``tables.BENCHMARK_SCHEMA``).
         benchmark, options: registry name and its ``benchmark_options``.
         model_name: the model's key in params.yaml (enters the seeds and the table).
-        backend: a :class:`~goodbadgreedy.generation.backends.Backend` (built by
+        backend: a :class:`~goodbadgreedy.generation.backend_base.Backend` (built by
             :func:`~goodbadgreedy.generation.backends.build_backend`); its ``cache_identity()``
             enters the cache key.
         config_name, decoding: the decoding config's key and entry in params.yaml.

@@ -41,10 +41,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
-from goodbadgreedy.benchmarks.base import truncate_at_stop
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.backends import PreparedPrompt, templated
+from goodbadgreedy.generation.backend_base import PreparedPrompt, Sample, templated
 from goodbadgreedy.generation.params import SamplingParams
+from goodbadgreedy.prompts import truncate_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class VLLMBackend:
         chunk are reported through ``on_prompt_done`` when it returns.
 
         Returns:
-            ``out[i][j]``: sample j of prompt i (:class:`~goodbadgreedy.generation.engine.Sample`).
+            ``out[i][j]``: sample j of prompt i (:class:`~goodbadgreedy.generation.backend_base.Sample`).
 
         Raises:
             ConfigError: a sampling config got a None seed (prompt and sample named).
@@ -226,8 +226,6 @@ class VLLMBackend:
             ValueError: ``prompts`` and ``seeds`` differ in length.
         """
         from vllm.inputs import TokensPrompt
-
-        from goodbadgreedy.generation.engine import Sample
 
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")

@@ -28,8 +28,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import polars as pl
 
 from goodbadgreedy import tables
-from goodbadgreedy.benchmarks import base
-from goodbadgreedy.benchmarks.base import Judgement
+from goodbadgreedy.check_table import Judgement, check_frame, items_for
 from goodbadgreedy.judge.client import JudgeClient, messages_json
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ def judged_check(
         goodbadgreedy.errors.ConfigError: a bad judge setting.
     """
     client = judge if isinstance(judge, JudgeClient) else JudgeClient(judge)
-    matched = base.items_for(items, generations, name=name)
+    matched = items_for(items, generations, name=name)
     responses = generations["response"].to_list()
     sample_idx = generations["sample_idx"].to_list()
     games = [games_for(item, resp or "", j) for item, resp, j in zip(matched, responses, sample_idx)]
@@ -140,7 +139,7 @@ def judged_check(
     if n_fail_games:
         log.warning("%s: %d of %d judge outputs did not parse (%d of %d rows scored 0 with verdict %r)",
                     name, n_fail_games, len(flat), n_fail_rows, len(judgements), PARSE_FAILURE)
-    return base.check_frame(generations, judgements)
+    return check_frame(generations, judgements)
 
 
 def judge_summary(checks: pl.DataFrame) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Judgements are cached in one JSON-lines file per judge identity under ``cache_di
 addressed: the key is the sha256 of (judge identity, full judge prompt), where the identity is
 the server URL, the judge model name, ``max_tokens``, ``seed``, the temperature (0) and
 :data:`JUDGE_CACHE_VERSION`. Records are appended and fsynced as soon as each judgement is back
-(:class:`~goodbadgreedy.generation.run.SampleCache`), under an exclusive ``flock`` so that check
+(:class:`~goodbadgreedy.generation.sample_cache.SampleCache`), under an exclusive ``flock`` so that check
 jobs running in parallel can share the file; a torn last line (a killed job) is skipped on load.
 So an interrupted check resumes without asking the judge again, and the same response judged
 under another decoding config (or in another run) is not judged twice.
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from goodbadgreedy.benchmarks.base import Prompt
 from goodbadgreedy.errors import BackendError, ConfigError
 from goodbadgreedy.generation.params import SamplingParams
-from goodbadgreedy.generation.run import SampleCache
+from goodbadgreedy.generation.sample_cache import SampleCache
+from goodbadgreedy.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class JudgeReply:
 
 
 class JudgementCache(SampleCache):
-    """:class:`~goodbadgreedy.generation.run.SampleCache` keyed by a content hash, appended under ``flock``.
+    """:class:`~goodbadgreedy.generation.sample_cache.SampleCache` keyed by a content hash, appended under ``flock``.
 
     Each record stores the key as its ``item_id`` (``sample_idx`` 0), so loading, torn-line
     handling and fsynced appends are the sample cache's own.

@@ -6,7 +6,7 @@ forcing, one forward pass):
     score = (1/T) * sum_t log P_model(r_t | p_1..p_m, r_1..r_{t-1})        (nats per token)
 
 Tokens: the generation table's ``prompt`` is the already-templated prompt text (chat template and
-assistant prefix applied, see :func:`goodbadgreedy.generation.run.render_prompt`); it is tokenized
+assistant prefix applied, see :func:`goodbadgreedy.generation.backend_base.render_prompt`); it is tokenized
 without special tokens, exactly as the generate stage did. The ``response`` text is tokenized on
 its own (without special tokens) and appended, followed by the tokenizer's EOS token when the
 sample ended on EOS (``finish_reason == "eos"``) or when the response is empty (so every sample

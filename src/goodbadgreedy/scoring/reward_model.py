@@ -48,7 +48,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from goodbadgreedy import benchmarks
-from goodbadgreedy.benchmarks.base import items_for
+from goodbadgreedy.check_table import items_for
 from goodbadgreedy.errors import ConfigError, DataError, ModelLoadError
 from goodbadgreedy.scoring.base import Scores, ScoringInputs
 

@@ -1,0 +1,371 @@
+"""The import graph of ``src/goodbadgreedy`` has no cycle, and its layers point downwards.
+
+Policy (each clause is tested below):
+
+1. **Edges.** Every import statement anywhere in a module is an edge from that module: at module
+   level and inside functions, methods, classes, ``if``/``try`` blocks (``TYPE_CHECKING`` too).
+   A lazy import still runs, so it can close a cycle like any other.
+
+   * ``import a.b.c`` is an edge to ``a.b.c``;
+   * ``from a.b import c`` is an edge to ``a.b.c`` where ``c`` is a submodule (a ``.py`` file or
+     a package), else to ``a.b``;
+   * relative imports (``from . import x``, ``from ..y import z``) are resolved against the
+     importing module's package;
+   * an edge to ``pkg.sub`` implies one to ``pkg`` (its ``__init__.py`` runs first), except where
+     the importer itself lives inside ``pkg``: Python has started ``pkg/__init__.py`` before any of
+     its submodules, so that edge holds for every submodule and says nothing about the importer
+     (an explicit ``from pkg import name`` of a non-module name *is* counted);
+   * only modules of the package are nodes; a namespace package (``generation/`` has no
+     ``__init__.py``) runs no code and is none; an import of a missing module is an error.
+
+2. **No cycle.** The graph is acyclic; a failure prints one cycle, each edge with its
+   ``file:line`` (and whether the import sits inside a function).
+
+3. **Layers**, top to bottom; a module imports its own layer or lower ones, never a higher one
+   (:data:`LAYERS`; every module must be placed in one):
+
+   * stage: what a pipeline stage or a CLI calls (``generation.run``, ``scoring``, ``analysis``,
+     ``table1``, ``plots``, ``html_report``, ``lineage``, ``cli``, ``data``, ``params_file``);
+   * benchmarks: the registry and the benchmark modules;
+   * judge: client, parsers, win rates and ``judge.check`` (the judge-based benchmarks' ``check``
+     calls it, so it sits below them, not at stage level);
+   * generation and execution: the backends, the engine, models, the sample cache; the sandbox;
+   * stats;
+   * foundation: ``errors``, ``io``, ``tables``, ``prompts``, ``check_table``, ``validation``,
+     ``checksums``, ``plan``, ``stages``, ``stage_log``.
+
+   A helper two layers need lives below both (``prompts.Prompt``, ``check_table``,
+   ``generation.sample_cache``, ``generation.backend_base``), never in one of them.
+
+4. **Named rules** (the layers imply most; they are spelled out because each broke once):
+   nothing in ``stats``, ``io``, ``tables``, ``errors`` imports ``generation``, ``judge``,
+   ``benchmarks`` or ``scoring``; ``generation`` imports neither ``judge`` nor ``scoring``; only the
+   backend factory (``generation.backends``) imports ``generation.vllm_backend``, and no backend
+   (nor anything below the stage layer) imports the factory.
+
+5. **The registry stays lazy**: ``benchmarks/__init__.py`` imports the benchmark modules (and
+   polars) only inside functions; ``tests/test_benchmarks_registry.py`` checks the same at run time.
+
+6. **The test can fail**: the same graph builder and cycle finder, run on small packages written
+   to ``tmp_path``, report a cycle closed by a function-level import and by a ``from pkg import
+   submodule`` edge, and one closed only through an implied ``__init__``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "goodbadgreedy"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Where an import statement is: the file, its line, and whether it sits inside a function."""
+
+    path: Path
+    line: int
+    lazy: bool
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" + (" (inside a function)" if self.lazy else "")
+
+
+Graph = dict[str, dict[str, Edge]]
+
+
+def modules_of(src: Path, package: str) -> dict[str, Path]:
+    """``{dotted name: file}`` of every module of ``package`` under ``src`` (``__init__.py`` names its package)."""
+    out = {}
+    for path in sorted((src / package).rglob("*.py")):
+        parts = list(path.relative_to(src).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _imports(tree: ast.AST) -> list[tuple[ast.Import | ast.ImportFrom, bool]]:
+    """``(node, inside_a_function)`` of every import statement of a module, nested ones too, in line order."""
+    found, todo = [], [(tree, False)]
+    while todo:
+        node, lazy = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append((node, lazy))
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+        todo.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return sorted(found, key=lambda f: (f[0].lineno, f[0].col_offset))
+
+
+def import_graph(src: Path, package: str) -> Graph:
+    """The import graph of ``package`` under ``src`` by the module docstring's clause 1.
+
+    Returns:
+        ``{module: {imported module: first Edge}}``, a key for every module.
+
+    Raises:
+        AssertionError: an import names a module of ``package`` that does not exist.
+    """
+    mods = modules_of(src, package)
+    graph: Graph = {m: {} for m in mods}
+    missing = []
+
+    def is_namespace(name: str) -> bool:
+        return (src / Path(*name.split("."))).is_dir()
+
+    def add(importer: str, target: str, edge: Edge) -> None:
+        if target not in mods:
+            if not is_namespace(target):
+                missing.append(f"{edge}: {target}")
+            return
+        parts = target.split(".")
+        for i in range(len(parts), 0, -1):  # the target, then the packages whose __init__ runs first
+            name = ".".join(parts[:i])
+            inside = importer == name or importer.startswith(name + ".")
+            if name in mods and (i == len(parts) and name != importer or not inside):
+                graph[importer].setdefault(name, edge)
+
+    for name, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        here = name.split(".") if is_pkg else name.split(".")[:-1]  # the package relative imports start from
+        for node, lazy in _imports(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            edge = Edge(path, node.lineno, lazy)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] == package:
+                        add(name, alias.name, edge)
+                continue
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != package:
+                continue
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                add(name, sub if sub in mods or is_namespace(sub) else module, edge)
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+    return graph
+
+
+def find_cycle(graph: Graph) -> list[str] | None:
+    """One cycle of ``graph`` as ``[a, b, ..., a]``, or None when it is acyclic (iterative DFS)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path = [root]
+        stack = [iter(sorted(graph[root]))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def describe(graph: Graph, cycle: list[str]) -> str:
+    """A cycle, one edge a line with the import statement's place."""
+    return "\n".join(f"  {a} -> {b}   [{graph[a][b]}]" for a, b in zip(cycle, cycle[1:]))
+
+
+def importers(graph: Graph, target: str) -> set[str]:
+    """The modules with an edge to ``target``."""
+    return {m for m, out in graph.items() if target in out}
+
+
+@pytest.fixture(scope="module")
+def graph() -> Graph:
+    return import_graph(SRC, PACKAGE)
+
+
+# --- 2. no cycle ------------------------------------------------------------------------------
+
+def test_package_has_no_import_cycle(graph):
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle in src/goodbadgreedy:\n" + describe(graph, cycle)
+
+
+def test_graph_sees_lazy_and_submodule_imports_of_the_real_package(graph):
+    """Sanity of clause 1 on the real code: the registry's lazy imports and ``from pkg import sub``."""
+    g = "goodbadgreedy."
+    assert graph[g + "benchmarks"][g + "benchmarks.mixeval"].lazy  # benchmarks._modules()
+    assert graph[g + "benchmarks.mixeval"][g + "judge.check"].lazy
+    assert g + "judge.parsing" in graph[g + "benchmarks.mixeval"]  # from goodbadgreedy.judge import parsing
+    assert g + "judge" in graph[g + "benchmarks.mixeval"]  # ... which runs judge/__init__.py
+    assert g + "benchmarks" not in graph[g + "benchmarks.mixeval"]  # its own package: clause 1, last but one
+    assert g + "generation" not in graph[g + "generation.run"]  # a namespace package is no node
+
+
+# --- 3. layers --------------------------------------------------------------------------------
+
+#: Layers, top to bottom: (name, module prefixes relative to the package; "" is the package itself).
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("stage", ("generation.run", "scoring", "analysis", "table1", "plots", "html_report", "lineage", "cli",
+               "data", "params_file")),
+    ("benchmarks", ("benchmarks",)),
+    ("judge", ("judge",)),
+    ("generation, execution", ("generation", "execution")),
+    ("stats", ("stats",)),
+    ("foundation", ("", "errors", "io", "tables", "prompts", "check_table", "validation", "checksums", "plan",
+                    "stages", "stage_log")),
+]
+
+
+def layer_of(module: str) -> int | None:
+    """Index in :data:`LAYERS` of the longest prefix matching ``module`` (None: unplaced)."""
+    rel = module[len(PACKAGE) + 1:] if module != PACKAGE else ""
+    best: tuple[int, int] | None = None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if rel == p or (p and rel.startswith(p + ".")):
+                if best is None or len(p) > best[0]:
+                    best = (len(p), i)
+    return None if best is None else best[1]
+
+
+def test_every_module_has_a_layer(graph):
+    unplaced = sorted(m for m in graph if layer_of(m) is None)
+    assert not unplaced, f"place these modules in a layer of tests/test_imports.py:LAYERS: {unplaced}"
+
+
+def test_imports_point_down_the_layers(graph):
+    up = [f"  {a} ({LAYERS[layer_of(a)][0]}) -> {b} ({LAYERS[layer_of(b)][0]})   [{e}]"
+          for a, out in sorted(graph.items()) for b, e in sorted(out.items()) if layer_of(b) < layer_of(a)]
+    assert not up, "imports of a higher layer:\n" + "\n".join(up)
+
+
+# --- 4. named rules ---------------------------------------------------------------------------
+
+def _edges_from_to(graph: Graph, sources: tuple[str, ...], targets: tuple[str, ...]) -> list[str]:
+    def under(m: str, prefixes: tuple[str, ...]) -> bool:
+        return any(m == f"{PACKAGE}.{p}" or m.startswith(f"{PACKAGE}.{p}.") for p in prefixes)
+
+    return [f"{a} -> {b} [{e}]" for a, out in sorted(graph.items()) if under(a, sources)
+            for b, e in sorted(out.items()) if under(b, targets)]
+
+
+@pytest.mark.parametrize("sources, targets", [
+    (("stats", "io", "tables", "errors"), ("generation", "judge", "benchmarks", "scoring")),
+    (("generation",), ("judge", "scoring")),
+])
+def test_lower_modules_do_not_import_higher_ones(graph, sources, targets):
+    assert not _edges_from_to(graph, sources, targets)
+
+
+def test_generation_below_the_stage_imports_no_benchmark(graph):
+    """The backends get :class:`~goodbadgreedy.prompts.Prompt` from ``prompts``, not the benchmarks package."""
+    bad = [e for e in _edges_from_to(graph, ("generation",), ("benchmarks",)) if not e.startswith(f"{PACKAGE}.generation.run ")]
+    assert not bad
+
+
+def test_only_the_backend_factory_imports_the_vllm_backend(graph):
+    assert importers(graph, f"{PACKAGE}.generation.vllm_backend") == {f"{PACKAGE}.generation.backends"}
+
+
+def test_no_backend_imports_the_factory(graph):
+    users = importers(graph, f"{PACKAGE}.generation.backends")
+    assert all(LAYERS[layer_of(m)][0] == "stage" for m in users), users
+    for backend in ("engine", "vllm_backend", "openai_backend", "model", "backend_base"):
+        assert f"{PACKAGE}.generation.backends" not in graph[f"{PACKAGE}.generation.{backend}"]
+
+
+# --- 5. the registry stays lazy ---------------------------------------------------------------
+
+def test_registry_imports_benchmark_modules_and_polars_only_lazily():
+    path = SRC / PACKAGE / "benchmarks" / "__init__.py"
+    eager = []
+    for node, lazy in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        if isinstance(node, ast.ImportFrom) and node.module == f"{PACKAGE}.benchmarks":
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        if not lazy and any(n == "polars" or n.startswith(f"{PACKAGE}.benchmarks.") for n in names):
+            eager.append(f"{path}:{node.lineno}")
+    assert not eager
+
+
+# --- 1 and 6: the builder on synthetic packages (the test can fail) ---------------------------
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / "src" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "src"
+
+
+def test_cycle_through_a_lazy_import_and_a_from_pkg_import_submodule_edge(tmp_path):
+    """a -> b only as ``from pkg import b``; b -> a only inside a function: both needed to see it."""
+    src = _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "from pkg import b\n",
+        "pkg/b.py": "import os\n\n\ndef f():\n    from .a import thing\n    return thing\n",
+    })
+    graph = import_graph(src, "pkg")
+    assert graph["pkg.a"].keys() == {"pkg.b"}  # not pkg: pkg.b is a submodule, pkg is a's own package
+    assert graph["pkg.b"]["pkg.a"].lazy and graph["pkg.b"]["pkg.a"].line == 5
+    cycle = find_cycle(graph)
+    assert cycle in (["pkg.a", "pkg.b", "pkg.a"], ["pkg.b", "pkg.a", "pkg.b"])
+    message = describe(graph, cycle)
+    assert "pkg.b -> pkg.a" in message and "b.py:5 (inside a function)" in message
+    assert "pkg.a -> pkg.b" in message and "a.py:1]" in message
+    with pytest.raises(AssertionError, match="import cycle"):
+        test_package_has_no_import_cycle(graph)
+
+
+def test_cycle_closed_only_through_an_implied_package_init(tmp_path):
+    """x imports pkg.sub.leaf, so pkg/sub/__init__.py runs, and it (lazily) imports x."""
+    src = _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/x.py": "import pkg.sub.leaf\n",
+        "pkg/sub/__init__.py": "def load():\n    from ..x import y\n",
+        "pkg/sub/leaf.py": "from pkg.sub.other import z\nfrom . import other\n",
+        "pkg/sub/other.py": "",
+    })
+    graph = import_graph(src, "pkg")
+    assert graph["pkg.x"].keys() == {"pkg.sub.leaf", "pkg.sub"}
+    assert graph["pkg.sub.leaf"].keys() == {"pkg.sub.other"}  # pkg.sub is leaf's own package: no edge
+    assert find_cycle(graph) in (["pkg.sub", "pkg.x", "pkg.sub"], ["pkg.x", "pkg.sub", "pkg.x"])
+
+
+def test_edge_rules_and_no_false_cycle(tmp_path):
+    """Module-level, class-level, TYPE_CHECKING and try imports; names vs submodules; relative levels."""
+    src = _write(tmp_path, {
+        "pkg/__init__.py": "from .core import VERSION\n",
+        "pkg/core.py": "VERSION = 1\n",
+        "pkg/util.py": "import json\nfrom pkg import VERSION\n",  # a name of pkg/__init__: an edge to pkg
+        "pkg/ns/deep.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.core import VERSION\n",
+        "pkg/app/__init__.py": "",
+        "pkg/app/main.py": ("from .. import util\nfrom ..ns import deep\n"
+                            "try:\n    import pkg.app.extra as extra\nexcept ImportError:\n    extra = None\n"
+                            "class C:\n    from pkg.core import VERSION\n"),
+        "pkg/app/extra.py": "from . import main\n",  # main -> extra is a try-import, extra -> main closes it
+    })
+    graph = import_graph(src, "pkg")
+    assert graph["pkg"].keys() == {"pkg.core"}
+    assert graph["pkg.util"].keys() == {"pkg"}
+    assert graph["pkg.ns.deep"].keys() == {"pkg.core"}  # pkg.ns: a namespace package, no node
+    assert graph["pkg.app.main"].keys() == {"pkg.util", "pkg.ns.deep", "pkg.app.extra", "pkg.core"}
+    assert not graph["pkg.app.main"]["pkg.core"].lazy  # a class body is no function
+    assert find_cycle(graph) in (["pkg.app.extra", "pkg.app.main", "pkg.app.extra"],
+                                 ["pkg.app.main", "pkg.app.extra", "pkg.app.main"])
+    (src / "pkg" / "app" / "extra.py").write_text("")
+    assert find_cycle(import_graph(src, "pkg")) is None
+
+
+def test_import_of_a_missing_module_is_an_error(tmp_path):
+    src = _write(tmp_path, {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    from pkg.gone import x\n"})
+    with pytest.raises(AssertionError, match=r"a.py:2 \(inside a function\): pkg.gone"):
+        import_graph(src, "pkg")
