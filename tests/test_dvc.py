@@ -7,7 +7,8 @@ Policy (the file's header and goodbadgreedy.stages say why):
    rule that runs a script passes ``code=CODE["<rule>"]``, the fingerprint of its stage's code.
 3. A stage's code deps cover every module its rules' scripts import (an import anywhere in a file,
    transitively), so a library edit that can change a stage's outputs re-runs it, in DVC and in
-   Snakemake alike.
+   Snakemake alike; every stage also depends on the workflow's definition (Snakefile, rules/, the
+   params schema, the run plan), which can change its jobs' params.
 4. A stage's ``params`` are top-level sections of params.yaml (DVC fails on a missing one).
 5. Slow, on the smoke profile through DVC (tests/smoke.py): every artifact the pipeline writes is
    inside some stage's outs; ``dvc repro`` is a fixed point; push/pull restore the results; editing
@@ -137,6 +138,18 @@ def test_stage_code_deps_cover_what_its_scripts_import():
     less = tuple(d for d in stages["generate"].code if not d.startswith("src/"))
     assert "src/goodbadgreedy/generation/engine.py" in uncovered(import_closure(generate), less
                                                                   + ("src/goodbadgreedy/benchmarks",))
+
+
+#: What every stage depends on: the workflow's definition (rules, the params schema, the run plan).
+WORKFLOW = ("Snakefile", "rules", "src/goodbadgreedy/schemas", "src/goodbadgreedy/params_file.py",
+            "src/goodbadgreedy/plan.py", "src/goodbadgreedy/stages.py")
+
+
+def test_every_stage_depends_on_the_workflow_definition():
+    """A rules or schema edit can change a job's params without touching its code: DVC must then run
+    the stage's cmd, so that Snakemake's params trigger sees the change."""
+    for name, spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        assert set(WORKFLOW) <= set(spec["deps"]), name
 
 
 def test_stage_params_are_sections_of_params_yaml():
