@@ -332,7 +332,7 @@ def test_dag_schedules_self_consistency_only_where_extracted_is_an_answer(tmp_pa
     env = {**os.environ, "PYTHONPATH": str(repo / "src")}
     proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--forceall", "--configfile",
                            str(overlay), "--config", "profile=smoke", "--workflow-profile", "none",
-                           "results/smoke/best_of_n.csv"],
+                           "results/smoke/stats/best_of_n.csv"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

@@ -84,7 +84,7 @@ def test_editing_temperature_reruns_only_what_it_feeds(workdir, clone):
     jobs = _jobs(res.stdout)
     rules = sorted(r for r, _ in jobs)
     n_scorers = len(params["scorers"])
-    assert rules == sorted(["aggregate", "all", "best_of_n", "stats", "plots", "report"]
+    assert rules == sorted(["aggregate", "all", "best_of_n", "best_of_n_plot", "stats", "plots", "report"]
                            + ["generate"] * 3 + ["check"] * 3 + ["score"] * 3 * n_scorers), jobs
     assert all("cfg=sample" in w for r, w in jobs if r in ("generate", "check", "score"))
 
