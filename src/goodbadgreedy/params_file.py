@@ -121,8 +121,8 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
         for i, model in enumerate(members):
             if model not in cfg["models"]:
                 raise ConfigError(f"{source}: families.{family}[{i}]: {model!r} is not a key of models")
-    for bench in cfg["benchmarks"]:
-        cfg["benchmark_options"].setdefault(bench, {})
+    for bench in cfg["benchmarks"]:  # a benchmark without an options block: its spec's defaults
+        cfg["benchmark_options"].setdefault(bench, benchmarks.spec(bench).default_options())
     return cfg
 
 
