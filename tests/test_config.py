@@ -132,3 +132,13 @@ def test_sweep_values_are_checked_as_their_decoding_parameter(params, sweep, exp
     with pytest.raises(ConfigError) as info:
         validate_params({**params, "sweeps": sweep})
     assert expected in str(info.value)
+
+
+def test_judge_defaults_are_stated_once():
+    """The schema's judge defaults come from goodbadgreedy.judge.defaults, as judge_config's."""
+    from goodbadgreedy.judge.client import judge_config
+    from goodbadgreedy.judge.defaults import DEFAULTS
+    from goodbadgreedy.params_file import load_schema
+
+    props = load_schema()["properties"]["judge"]["properties"]
+    assert {k: v["default"] for k, v in props.items()} == DEFAULTS == judge_config({})

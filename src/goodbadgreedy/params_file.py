@@ -29,7 +29,7 @@ def load_schema() -> dict[str, Any]:
     """Return the params JSON schema: the file shipped in the package, with its benchmark parts
     filled from the benchmark specs (:mod:`goodbadgreedy.benchmarks`): the ``benchmarks`` enum
     and one closed ``benchmark_options.<name>`` object per benchmark (its options, defaults and
-    bounds).
+    bounds), and the ``judge`` defaults (:data:`goodbadgreedy.judge.defaults.DEFAULTS`).
     """
     from goodbadgreedy import benchmarks
 
@@ -39,6 +39,12 @@ def load_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["benchmarks"]["items"] = {"enum": benchmarks.names()}
     props["benchmark_options"]["properties"] = {s.name: s.options_schema() for s in benchmarks.specs()}
+    from goodbadgreedy.judge.defaults import DEFAULTS as judge_defaults
+
+    if set(judge_defaults) != set(props["judge"]["properties"]):
+        raise ConfigError("params schema: judge properties differ from goodbadgreedy.judge.defaults")
+    for key, value in judge_defaults.items():
+        props["judge"]["properties"][key]["default"] = copy.deepcopy(value)
     return schema
 
 
