@@ -27,7 +27,7 @@ def test_registry_data_agrees_with_the_modules():
     module of the package is registered, and exactly the judge-graded ones take a `judge` arg."""
     import pkgutil
 
-    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - {"base"}
+    modules = {m.name for m in pkgutil.iter_modules(benchmarks.__path__)} - {"base", "spec", "specs"}
     assert sorted(modules) == benchmarks.names() == sorted(benchmarks.NAMES)
     for name in benchmarks.names():
         check_args = list(inspect.signature(benchmarks.get(name).check).parameters)
@@ -35,12 +35,17 @@ def test_registry_data_agrees_with_the_modules():
 
 
 def test_registry_import_does_not_load_the_modules():
-    """The Snakefile imports the registry at every start; the modules (and polars) stay unloaded."""
+    """The Snakefile imports the registry and reads every spec at every start: the spec modules
+    load, the benchmark modules (and polars, numpy) stay unloaded."""
     import subprocess
     import sys
 
     code = ("import sys, goodbadgreedy.benchmarks as b; b.names(); b.uses_judge('gsm8k'); "
-            "print(sorted(m for m in sys.modules if m.startswith('goodbadgreedy.benchmarks.') or m == 'polars'))")
+            "[(s.options_schema(), s.default_options(), s.answers_extracted({})) for s in b.specs()]; "
+            "import goodbadgreedy.params_file as p; p.load_schema(); "
+            "print(sorted(m for m in sys.modules if (m.startswith('goodbadgreedy.benchmarks.') "
+            "and not m.startswith(('goodbadgreedy.benchmarks.spec', 'goodbadgreedy.benchmarks.specs'))) "
+            "or m.split('.')[0] in ('polars', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -54,7 +54,8 @@ def _broken(params, path, value):
         (["models", "smollm2-135m", "source"], "ftp", r"models.smollm2-135m.source"),
         (["models", "smollm2-135m", "gguf_file"], KeyError, r"'gguf_file' is a required property"),
         (["profile"], "huge", r"profile: 'huge' is not one of the profiles"),
-        (["profiles", "default", "n_items"], {"gsm8k": 3}, r"profiles.default.n_items.mmlu_redux: missing"),
+        # a profile name the benchmark specs give no default size for must list every benchmark
+        (["profiles", "default"], KeyError, r"profile: 'default' is not one of the profiles"),
         (["decoding", "sample", "temprature"], 1.0, r"decoding.sample: Additional properties are not allowed \('temprature'"),
         (["seed"], "abc", r"seed: 'abc' is not of type 'integer'"),
     ],
@@ -62,6 +63,33 @@ def _broken(params, path, value):
 def test_malformed_params_name_the_key(params, path, value, expected):
     with pytest.raises(ConfigError, match=expected):
         validate_params(_broken(params, path, value))
+
+
+def test_profile_sizes_default_to_the_specs_and_unknown_profiles_need_them(params):
+    """A profile may omit a benchmark in n_items / max_new_tokens: the spec's default for that
+    profile name fills it; for a profile name no spec knows it stays an error naming the key."""
+    from goodbadgreedy import benchmarks
+
+    cfg = copy.deepcopy(params)
+    cfg["profiles"]["default"]["n_items"] = {"gsm8k": 3}
+    del cfg["profiles"]["smoke"]["max_new_tokens"]["humaneval"]
+    out = validate_params(cfg)
+    assert out["profiles"]["default"]["n_items"]["gsm8k"] == 3  # explicit values win
+    assert out["profiles"]["default"]["n_items"]["mmlu_redux"] == benchmarks.spec("mmlu_redux").n_items["default"]
+    assert out["profiles"]["smoke"]["max_new_tokens"]["humaneval"] == benchmarks.spec("humaneval").max_new_tokens["smoke"]
+    cfg["profiles"]["tiny"] = {"n_items": {"gsm8k": 1}, "n_samples": 1, "max_new_tokens": {"gsm8k": 8}}
+    with pytest.raises(ConfigError, match=r"profiles.tiny.n_items.mmlu_redux: missing"):
+        validate_params({**cfg, "profile": "tiny"})
+
+
+def test_shipped_profiles_equal_the_spec_defaults(params):
+    """params.yaml keeps its explicit sizes (DVC reads the file); they are the specs' defaults."""
+    from goodbadgreedy import benchmarks
+
+    for prof_name, prof in params["profiles"].items():
+        for key in ("n_items", "max_new_tokens"):
+            for bench, value in prof[key].items():
+                assert getattr(benchmarks.spec(bench), key)[prof_name] == value, (prof_name, key, bench)
 
 
 def test_bad_yaml_names_line_and_column(tmp_path):
@@ -104,3 +132,13 @@ def test_sweep_values_are_checked_as_their_decoding_parameter(params, sweep, exp
     with pytest.raises(ConfigError) as info:
         validate_params({**params, "sweeps": sweep})
     assert expected in str(info.value)
+
+
+def test_judge_defaults_are_stated_once():
+    """The schema's judge defaults come from goodbadgreedy.judge.defaults, as judge_config's."""
+    from goodbadgreedy.judge.client import judge_config
+    from goodbadgreedy.judge.defaults import DEFAULTS
+    from goodbadgreedy.params_file import load_schema
+
+    props = load_schema()["properties"]["judge"]["properties"]
+    assert {k: v["default"] for k, v in props.items()} == DEFAULTS == judge_config({})

@@ -26,14 +26,31 @@ SCHEMA_FILE = "params.schema.yaml"
 
 
 def load_schema() -> dict[str, Any]:
-    """Return the params JSON schema shipped in the package."""
+    """Return the params JSON schema: the file shipped in the package, with its benchmark parts
+    filled from the benchmark specs (:mod:`goodbadgreedy.benchmarks`): the ``benchmarks`` enum
+    and one closed ``benchmark_options.<name>`` object per benchmark (its options, defaults and
+    bounds), and the ``judge`` defaults (:data:`goodbadgreedy.judge.defaults.DEFAULTS`).
+    """
+    from goodbadgreedy import benchmarks
+
     text = resources.files("goodbadgreedy").joinpath("schemas", SCHEMA_FILE).read_text()
     # libyaml's safe loader when PyYAML has it: 10x faster, and the Snakefile loads this at every start
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    schema = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    props = schema["properties"]
+    props["benchmarks"]["items"] = {"enum": benchmarks.names()}
+    props["benchmark_options"]["properties"] = {s.name: s.options_schema() for s in benchmarks.specs()}
+    from goodbadgreedy.judge.defaults import DEFAULTS as judge_defaults
+
+    if set(judge_defaults) != set(props["judge"]["properties"]):
+        raise ConfigError("params schema: judge properties differ from goodbadgreedy.judge.defaults")
+    for key, value in judge_defaults.items():
+        props["judge"]["properties"][key]["default"] = copy.deepcopy(value)
+    return schema
 
 
 def schema_path() -> str:
-    """Return the file path of the params schema (for ``snakemake.utils.validate``)."""
+    """Return the file path of the hand-written part of the params schema (the benchmark parts
+    are filled in by :func:`load_schema`; validate with :func:`validate_params`)."""
     return str(resources.files("goodbadgreedy").joinpath("schemas", SCHEMA_FILE))
 
 
@@ -78,6 +95,15 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
     profile = cfg["profile"]
     if profile not in cfg["profiles"]:
         raise ConfigError(f"{source}: profile: {profile!r} is not one of the profiles {sorted(cfg['profiles'])}")
+    from goodbadgreedy import benchmarks
+
+    # a profile may omit a benchmark's size: the spec's default for that profile name fills it
+    for prof_name, prof in cfg["profiles"].items():
+        for key in ("n_items", "max_new_tokens"):
+            for bench in cfg["benchmarks"]:
+                defaults = getattr(benchmarks.spec(bench), key)
+                if bench not in prof[key] and prof_name in defaults:
+                    prof[key][bench] = defaults[prof_name]
     prof = cfg["profiles"][profile]
     for key in ("n_items", "max_new_tokens"):
         for bench in cfg["benchmarks"]:
@@ -101,8 +127,8 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
         for i, model in enumerate(members):
             if model not in cfg["models"]:
                 raise ConfigError(f"{source}: families.{family}[{i}]: {model!r} is not a key of models")
-    for bench in cfg["benchmarks"]:
-        cfg["benchmark_options"].setdefault(bench, {})
+    for bench in cfg["benchmarks"]:  # a benchmark without an options block: its spec's defaults
+        cfg["benchmark_options"].setdefault(bench, benchmarks.spec(bench).default_options())
     return cfg
 
 

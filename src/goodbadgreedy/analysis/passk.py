@@ -23,17 +23,22 @@ PASSK_COLUMNS = ["model", "benchmark", "config", "metric", "k", "tau", "value", 
 def _maj_applicable(m: ScoreMatrix) -> str | None:
     """None when maj@k can be computed, else the reason it is skipped.
 
-    maj@k compares the majority ``extracted`` answer with the gold string. For judge-graded
-    benchmarks ``extracted`` is what the judge's output said: the model's chosen option for
-    MixEval multiple choice (comparable with the gold letter), but a correctness score (MixEval
-    free-form) or a preference label (AlpacaEval, Arena-Hard) otherwise, which no gold string
-    matches; those get no maj@k rather than a 0.
+    maj@k compares the majority ``extracted`` answer with the gold string. The benchmark's spec
+    says whether ``extracted`` is the model's answer (``BenchmarkSpec.extracts_answers``): where
+    it is a judge's verdict (a preference label, AlpacaEval, Arena-Hard) no gold string matches,
+    so there is no maj@k rather than a 0. Where it depends on the options (MixEval: an answer on
+    the multiple-choice split only, a correctness score on free-form), which this table does not
+    carry, the answers count only when every gold is an option letter (multiple choice only).
     """
     if all(a is None for row in m.answers for a in row):
         return "maj@k skipped: the check table has no extracted answers"
     if any(g == "" for g in m.gold):
         return "maj@k skipped: no gold answer string (the benchmark's tests decide correctness)"
-    if m.benchmark in benchmarks.JUDGE_BENCHMARKS and not all(len(g) == 1 and g.isalpha() for g in m.gold):
+    spec = benchmarks.SPECS.get(m.benchmark)
+    extracts = True if spec is None else spec.extracts_answers
+    if callable(extracts):
+        extracts = all(len(g) == 1 and g.isalpha() for g in m.gold)
+    if not extracts:
         return ("maj@k skipped: the judge's extracted label is a score or preference, not an answer "
                 "to compare with the gold (only multiple-choice option extraction is)")
     return None

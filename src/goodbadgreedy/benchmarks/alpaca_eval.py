@@ -32,13 +32,16 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import alpaca_eval as _spec
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.judge import parsing
 from goodbadgreedy.prompts import Prompt
 
-NAME = "alpaca_eval"
-RAW_FILES: tuple[str, ...] = ("alpaca_eval_gpt4_baseline.json",)
-DEFAULT_OPTIONS: dict[str, Any] = {}
+#: The declaration (goodbadgreedy.benchmarks.specs.alpaca_eval): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
 BASELINE = "gpt4_1106_preview"
 
 # AlpacaEval 2's annotator prompt (alpaca_eval_clf_gpt4_turbo; tatsu-lab/alpaca_eval, Apache-2.0).

@@ -29,14 +29,17 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import arena_hard as _spec
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.judge import parsing
 from goodbadgreedy.prompts import Prompt
 
-NAME = "arena_hard"
-RAW_FILES: tuple[str, ...] = ("question.jsonl", "o3-mini-2025-01-31.jsonl")
+#: The declaration (goodbadgreedy.benchmarks.specs.arena_hard): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
 #: ``games``: 2 (both answer orders, as arena-hard-auto) or 1 (baseline first only).
-DEFAULT_OPTIONS: dict[str, Any] = {"games": 2}
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
 BASELINE = "o3-mini-2025-01-31"
 
 _VERDICTS = """After providing your explanation, you must output only one of the following choices as your final verdict with a label:

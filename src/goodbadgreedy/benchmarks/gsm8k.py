@@ -20,18 +20,21 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import gsm8k as _spec
 from goodbadgreedy.check_table import Judgement
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
-NAME = "gsm8k"
-RAW_FILES: tuple[str, ...] = ("test.jsonl",)
+#: The declaration (goodbadgreedy.benchmarks.specs.gsm8k): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
 #: ``n_shot``: how many of the eight chain-of-thought exemplars precede the question (0..8).
-DEFAULT_OPTIONS: dict[str, Any] = {"n_shot": 8}
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
 
 #: Stop sequences: the start of an invented next question, and common end-of-turn markers that
 #: some chat templates leave as text.
-STOP: tuple[str, ...] = ("Question:", "</s>", "<|im_end|>", "<|eot_id|>", "<|endoftext|>")
+STOP: tuple[str, ...] = SPEC.stop_sequences
 
 #: The eight chain-of-thought exemplars of Wei et al. (2022), arXiv:2201.11903, Table 20
 #: (also lm-evaluation-harness ``lm_eval/tasks/gsm8k/gsm8k-cot.yaml``), as (question, reasoning).

@@ -22,17 +22,20 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import humaneval as _spec
 from goodbadgreedy.check_table import Judgement, check_frame, items_for
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
-NAME = "humaneval"
-RAW_FILES: tuple[str, ...] = ("HumanEval.jsonl.gz",)
+#: The declaration (goodbadgreedy.benchmarks.specs.humaneval): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
 #: Sandbox limits per program (CPU seconds, address-space MiB) and parallel workers.
-DEFAULT_OPTIONS: dict[str, Any] = {"timeout_s": 10.0, "memory_mb": 1024, "workers": 2}
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
 
 #: Stop sequences of Chen et al. (2021), Sec. 3.2, plus the closing Markdown fence.
-STOP: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint", "\n```")
+STOP: tuple[str, ...] = SPEC.stop_sequences
 
 INSTRUCTION = (
     "Complete the following Python function. Reply with the complete function in a single "

@@ -40,15 +40,18 @@ from typing import Any
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import mixeval as _spec
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.judge import parsing
 from goodbadgreedy.prompts import Prompt
 
-NAME = "mixeval"
-RAW_FILES: tuple[str, ...] = ("free-form.json", "multiple-choice.json")
+#: The declaration (goodbadgreedy.benchmarks.specs.mixeval): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
 #: ``split``: ``both`` | ``free_form`` | ``multiple_choice``.
-DEFAULT_OPTIONS: dict[str, Any] = {"split": "both"}
-SPLITS = ("both", "free_form", "multiple_choice")
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
+SPLITS = tuple(SPEC.options["split"]["enum"])
 
 MULTI_CHOICE_PROMPT = "Answer with the option letter from the given choices directly."
 FREE_FORM_PROMPT = "Answer the question shortly."

@@ -42,37 +42,23 @@ from typing import Any, Sequence
 import polars as pl
 
 from goodbadgreedy.benchmarks import base
+from goodbadgreedy.benchmarks.specs import mmlu_redux as _spec
 from goodbadgreedy.check_table import Judgement
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
-NAME = "mmlu_redux"
-
+#: The declaration (goodbadgreedy.benchmarks.specs.mmlu_redux): name, raw files, options, sizes.
+SPEC = _spec.SPEC
+NAME = SPEC.name
 #: The 57 MMLU subjects (Hendrycks et al. 2021), one CSV each.
-SUBJECTS: tuple[str, ...] = (
-    "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge",
-    "college_biology", "college_chemistry", "college_computer_science", "college_mathematics",
-    "college_medicine", "college_physics", "computer_security", "conceptual_physics",
-    "econometrics", "electrical_engineering", "elementary_mathematics", "formal_logic",
-    "global_facts", "high_school_biology", "high_school_chemistry",
-    "high_school_computer_science", "high_school_european_history", "high_school_geography",
-    "high_school_government_and_politics", "high_school_macroeconomics",
-    "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
-    "high_school_psychology", "high_school_statistics", "high_school_us_history",
-    "high_school_world_history", "human_aging", "human_sexuality", "international_law",
-    "jurisprudence", "logical_fallacies", "machine_learning", "management", "marketing",
-    "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
-    "philosophy", "prehistory", "professional_accounting", "professional_law",
-    "professional_medicine", "professional_psychology", "public_relations", "security_studies",
-    "sociology", "us_foreign_policy", "virology", "world_religions",
-)  # fmt: skip
-RAW_FILES: tuple[str, ...] = tuple(f"mmlu_{s}.csv" for s in SUBJECTS)
+SUBJECTS: tuple[str, ...] = _spec.SUBJECTS
+RAW_FILES: tuple[str, ...] = SPEC.raw_files
 
 #: ``wrong_groundtruth``: ``"corrected"``, ``"original"`` or ``"drop"`` (see the module doc).
-DEFAULT_OPTIONS: dict[str, Any] = {"wrong_groundtruth": "corrected"}
-WRONG_GROUNDTRUTH_MODES = ("corrected", "original", "drop")
+DEFAULT_OPTIONS: dict[str, Any] = SPEC.default_options()
+WRONG_GROUNDTRUTH_MODES = tuple(SPEC.options["wrong_groundtruth"]["enum"])
 
 #: The normalized ``error_type`` vocabulary (``unlabelled``: the annotators left it empty).
 ERROR_TYPES: tuple[str, ...] = (

@@ -36,18 +36,7 @@ log = logging.getLogger(__name__)
 #: Bump when the request a judge prompt turns into changes (invalidates the judgement cache).
 JUDGE_CACHE_VERSION = 1
 
-#: The ``judge`` section's keys and their defaults (params.schema.yaml fills the same defaults).
-DEFAULTS: dict[str, Any] = {
-    "base_url": "http://127.0.0.1:8011/v1",
-    "model": "models/smollm2-135m/hf",
-    "api_key_env": None,
-    "max_tokens": 512,
-    "seed": 0,
-    "concurrency": 1,
-    "max_retries": 3,
-    "timeout_s": 600,
-    "cache_dir": "cache/judgements",
-}
+from goodbadgreedy.judge.defaults import DEFAULTS  # noqa: E402  (the schema's judge defaults read it too)
 
 #: A chat prompt as a tuple of ``{"role", "content"}`` dicts.
 Messages = Sequence[Mapping[str, str]]
