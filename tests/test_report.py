@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 
 from goodbadgreedy.analysis.options import StatsOptions
 from goodbadgreedy.analysis.stats_tables import stats_tables
@@ -19,8 +20,6 @@ from goodbadgreedy.lineage import write_lineage
 from goodbadgreedy.plan import STATS_FILES
 from goodbadgreedy.plots import pass_at_k_plot, sweep_plot, table1_plot
 from goodbadgreedy.table1 import table1
-
-from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,5 +1,6 @@
 """Check rows as one ``(n_items, n_samples)`` score matrix per (model, benchmark, config): what
-most statistics tables are computed from."""
+most statistics tables are computed from.
+"""
 
 from __future__ import annotations
 

@@ -378,7 +378,8 @@ class _Batcher:
 
     def _start(self, queue: list[_Row]) -> None:
         """Open a fresh batch: slots for the first rows of the queue, a timeline as wide as the
-        longest prompt (rounded up to whole blocks), room for max_new_tokens more columns."""
+        longest prompt (rounded up to whole blocks), room for max_new_tokens more columns.
+        """
         from goodbadgreedy.generation.cache import PreallocatedCache
 
         taken = self._take(queue, self.batch_size)
@@ -444,7 +445,8 @@ class _Batcher:
     # ----- decoding -----
     def _compact(self, live: list[int], step_ids: torch.Tensor) -> torch.Tensor:
         """Drop free slots down to whole blocks (live rows keep their order; the last live row is
-        repeated as ghost rows to fill the last block)."""
+        repeated as ghost rows to fill the last block).
+        """
         kept = live + [live[-1]] * (_round_up(len(live)) - len(live))
         idx = torch.tensor(kept, dtype=torch.long, device=self.device)
         self.cache.batch_select_indices(idx)
@@ -456,7 +458,8 @@ class _Batcher:
 
     def _make_room(self) -> None:
         """Before a step on a full timeline: drop the leading columns that no live row attends
-        to (shift the cache left), or grow the cache when every column is still in use."""
+        to (shift the cache left), or grow the cache when every column is still in use.
+        """
         layer0 = self.cache.layers[0]
         if self.length < layer0.capacity:
             return

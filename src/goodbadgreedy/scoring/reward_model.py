@@ -60,7 +60,8 @@ DEFAULT_BATCH_SIZE = 8
 
 def resolve_runtime(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
     """``auto`` device -> ``cuda`` when available else ``cpu``; ``auto`` dtype -> bfloat16 on CUDA,
-    float32 elsewhere. Returns ``(device, dtype)``."""
+    float32 elsewhere. Returns ``(device, dtype)``.
+    """
     import torch
 
     if device == "auto":

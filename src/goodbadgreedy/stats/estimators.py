@@ -476,7 +476,8 @@ def _maj_unbiased_profile(g: int, other_counts: tuple[int, ...], n_none: int, k:
 
 def _as_list(x: object, *, max_ndim: int = 1) -> list | None:
     """``x`` as a list if it is a non-string sequence or a numpy array of at most ``max_ndim``
-    (>= 1) dimensions, else None."""
+    (>= 1) dimensions, else None.
+    """
     if isinstance(x, np.ndarray):
         return x.tolist() if 1 <= x.ndim <= max_ndim else None
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
