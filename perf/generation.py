@@ -134,7 +134,7 @@ def main() -> None:
         g = SamplingParams(do_sample=False, max_new_tokens=T)
         a = generate(model, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
         b = generate(m16, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
-        same = sum(x[0].text == y[0].text for x, y in zip(a, b))
+        same = sum(x[0].text == y[0].text for x, y in zip(a, b, strict=True))
         print(f"bf16 greedy agreement with fp32: {same}/{len(prompts)} responses identical")
 
 

@@ -175,7 +175,7 @@ class _FakeLLM:
     def generate(self, prompts, sampling_params, use_tqdm):
         self.calls.append(len(prompts))
         outs = []
-        for p, sp in zip(prompts, sampling_params):
+        for p, sp in zip(prompts, sampling_params, strict=True):
             text = f"{len(p['prompt_token_ids'])}:{sp.kw['seed']}"
             comp = types.SimpleNamespace(text=text, token_ids=[1, 2, 3], finish_reason="length", stop_reason=None)
             outs.append(types.SimpleNamespace(outputs=[comp]))

@@ -38,7 +38,7 @@ def _ids(out):
 def test_greedy_matches_transformers_generate(tiny_model, tokenizer, prompts):
     params = SamplingParams(do_sample=False, max_new_tokens=12)
     out = generate(tiny_model, tokenizer, prompts, [[None]] * len(prompts), params, batch_size=3, progress=False)
-    for p, row in zip(prompts, out):
+    for p, row in zip(prompts, out, strict=True):
         ref = tiny_model.generate(torch.tensor([p]), max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         assert row[0].token_ids == ref[0, len(p):].tolist()
 
@@ -178,7 +178,7 @@ def test_refilled_slots_give_the_same_samples(eos_prone_model, tokenizer, prompt
 def test_greedy_with_refill_matches_transformers(eos_prone_model, tokenizer, prompts):
     params = SamplingParams(do_sample=False, max_new_tokens=16)
     out = generate(eos_prone_model, tokenizer, prompts * 2, [[None]] * (2 * len(prompts)), params, batch_size=2, progress=False)
-    for p, row in zip(prompts * 2, out):
+    for p, row in zip(prompts * 2, out, strict=True):
         ref = eos_prone_model.generate(torch.tensor([p]), max_new_tokens=16, do_sample=False, pad_token_id=tokenizer.pad_token_id)
         ref_ids = ref[0, len(p):].tolist()
         if tokenizer.eos_token_id in ref_ids:

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -178,7 +179,7 @@ def find_cycle(graph: Graph) -> list[str] | None:
 
 def describe(graph: Graph, cycle: list[str]) -> str:
     """A cycle, one edge a line with the import statement's place."""
-    return "\n".join(f"  {a} -> {b}   [{graph[a][b]}]" for a, b in zip(cycle, cycle[1:]))
+    return "\n".join(f"  {a} -> {b}   [{graph[a][b]}]" for a, b in pairwise(cycle))
 
 
 def importers(graph: Graph, target: str) -> set[str]:

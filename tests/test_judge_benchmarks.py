@@ -176,7 +176,7 @@ def test_alpaca_positions_are_deterministic_and_balanced():
 def _generations(items: pl.DataFrame, responses: list[str], benchmark: str) -> pl.DataFrame:
     rows = [{"model": "m", "benchmark": benchmark, "config": "greedy", "item_id": i, "sample_idx": 0, "seed": None,
              "prompt": "p", "response": r, "prompt_tokens": 1, "response_tokens": 1, "finish_reason": "eos"}
-            for i, r in zip(items["item_id"].to_list(), responses)]
+            for i, r in zip(items["item_id"].to_list(), responses, strict=True)]
     return pl.DataFrame(rows, schema=tables.GENERATION_SCHEMA)
 
 
@@ -210,7 +210,7 @@ def test_unparsed_rows_score_zero_with_their_own_verdict(tmp_path, tables_by_nam
     gens = _generations(items, ["short", "a much longer answer " * 5, ""], "alpaca_eval")
     first = [alpaca_eval.model_first(i, 0) for i in items["item_id"]]
     replies = ["m" if first[0] else "M", "Model M is better", "M" if first[2] else "m"]
-    by_instruction = dict(zip(items["question"].to_list(), replies))
+    by_instruction = dict(zip(items["question"].to_list(), replies, strict=True))
 
     def reply(n, body):
         user = body["messages"][1]["content"]

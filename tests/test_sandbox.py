@@ -297,7 +297,7 @@ def adversarial():
             facts["accepted"] = True
         except BlockingIOError:
             facts["accepted"] = False
-        yield cases, dict(zip(cases, verdicts)), facts
+        yield cases, dict(zip(cases, verdicts, strict=True)), facts
     finally:
         os.chdir(old_cwd)
         os.environ.pop(SECRET_NAME, None)

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -76,7 +77,7 @@ def test_bad_sweeps_and_families_name_the_key(sweeps, families, match):
 
 def _intervals(rows):
     cols = ["model", "benchmark", "config", "n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi"]
-    return pl.DataFrame([dict(zip(cols, r)) for r in rows], orient="row")
+    return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], orient="row")
 
 
 def test_sweep_table_rows_by_value_and_family():
@@ -106,7 +107,7 @@ def test_shard_ranges_tile_the_items():
         for shards in (1, 2, 3, 4):
             ranges = [shard_range(n, k, shards) for k in range(shards)]
             assert ranges[0][0] == 0 and ranges[-1][1] == n
-            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+            assert all(a[1] == b[0] for a, b in pairwise(ranges))
     with pytest.raises(ConfigError, match="generation.shards"):
         shard_range(3, 2, 2)
 

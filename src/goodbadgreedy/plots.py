@@ -127,9 +127,9 @@ def pass_at_k_plot(passk: pl.DataFrame, path: str | os.PathLike[str], *, configs
         _empty(fig.add_subplot(), "no sampled config: no pass@k curve")
         return save_png(fig, path)
     axes = fig.subplots(1, len(benches), squeeze=False)[0]
-    for ax, b in zip(axes, benches):
+    for ax, b in zip(axes, benches, strict=True):
         sub = df.filter(pl.col("benchmark") == b)
-        groups = sorted(set(zip(sub["model"].to_list(), sub["config"].to_list())))
+        groups = sorted(set(zip(sub["model"].to_list(), sub["config"].to_list(), strict=True)))
         for gi, (model, cfg) in enumerate(groups):
             color = f"C{gi}"
             for metric, ls in _LINESTYLES.items():
@@ -187,8 +187,8 @@ def sweep_plot(
         _empty(fig.add_subplot(), f"no configs of the {param} sweep")
         return save_png(fig, path)
     axes = fig.subplots(len(groups), len(benches), squeeze=False)
-    for row, (family, models) in zip(axes, groups.items()):
-        for ax, b in zip(row, benches):
+    for row, (family, models) in zip(axes, groups.items(), strict=True):
+        for ax, b in zip(row, benches, strict=True):
             sub = df.filter(pl.col("benchmark") == b)
             for mi, model in enumerate(models):
                 rows = sorted(sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]])

@@ -29,7 +29,7 @@ def _ranks(values: Mapping[str, float]) -> dict[str, float]:
 
     names = sorted(values)
     r = rankdata([-values[n] for n in names], method="average")
-    return {n: float(v) for n, v in zip(names, r)}
+    return {n: float(v) for n, v in zip(names, r, strict=True)}
 
 
 def _comparable(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]):

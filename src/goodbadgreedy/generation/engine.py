@@ -317,7 +317,7 @@ class _Batcher:
             if self.seen is not None:
                 self.seen[idx, toks] = True
             generated(len(rows))
-            for i, r, t in zip(live, rows, toks.tolist()):
+            for i, r, t in zip(live, rows, toks.tolist(), strict=True):
                 if self._append(r, t, max_steps):
                     self.slots[i] = None
                     finished(r)
@@ -415,7 +415,7 @@ class _Batcher:
         taken = self._take(queue, n)
         self._prefill([r.prompt_idx for r in taken])
         free = [i for i, r in enumerate(self.slots) if r is None]
-        for i, r in zip(free, taken):
+        for i, r in zip(free, taken, strict=False):
             self._place(i, r)
 
     def _place(self, slot: int, r: _Row, ghost: bool = False) -> None:
@@ -425,7 +425,7 @@ class _Batcher:
         if n > self.length:  # cannot happen with longest-first order; kept as a guard
             raise RuntimeError(f"prompt of {n} tokens admitted into a timeline of {self.length}")
         lo = self.length - n
-        for layer, (k, v) in zip(self.cache.layers, kv):
+        for layer, (k, v) in zip(self.cache.layers, kv, strict=True):
             layer._k[slot, :, lo : self.length] = k
             layer._v[slot, :, lo : self.length] = v
         self.attn[slot].zero_()

@@ -167,7 +167,7 @@ def generate_table(
             i = idxs[k]
             item_id = rows[i]["item_id"]
             recs = []
-            for j, s, sd in zip(todo[item_id], samples, seeds[k]):
+            for j, s, sd in zip(todo[item_id], samples, seeds[k], strict=True):
                 n_prompt = getattr(s, "prompt_tokens", None)  # a server's usage report comes first
                 if n_prompt is None:
                     n_prompt = prepared[i].n_tokens
@@ -242,7 +242,7 @@ def merge_generation_shards(frames: Sequence[pl.DataFrame], items: pl.DataFrame,
     df = df.cast(tables.GENERATION_SCHEMA)
     expected = {(i, j) for i in items["item_id"].to_list() for j in range(n_samples)}
     seen: set[tuple[str, int]] = set()
-    for key in zip(df["item_id"].to_list(), df["sample_idx"].to_list()):
+    for key in zip(df["item_id"].to_list(), df["sample_idx"].to_list(), strict=True):
         if key in seen:
             raise DataError(f"generation shards: item {key[0]!r} sample {key[1]} is in more than one shard")
         if key not in expected:

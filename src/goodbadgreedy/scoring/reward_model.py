@@ -133,7 +133,7 @@ def conversations(inputs: ScoringInputs, benchmark: str) -> list[list[dict[str, 
     matched = items_for(inputs.items, inputs.generations, name=benchmark)
     cache: dict[str, tuple[str, str]] = {}
     out = []
-    for item, resp in zip(matched, inputs.generations["response"].to_list()):
+    for item, resp in zip(matched, inputs.generations["response"].to_list(), strict=True):
         if item["item_id"] not in cache:
             prompt = module.build_prompt(item, dict(inputs.options))
             users = [m["content"] for m in prompt.messages if m["role"] == "user"]

@@ -549,7 +549,7 @@ def maj_at_k(
     k = _check_int(k, "k", minimum=1)
     out = np.empty(len(answers))
     memo: dict[tuple[int, tuple[int, ...], int], float] = {}  # items sharing a count profile
-    for i, (ans, g) in enumerate(zip(answers, gold)):
+    for i, (ans, g) in enumerate(zip(answers, gold, strict=True)):
         ans = _as_list(ans)
         if ans is None:
             kind = type(answers[i]).__name__
