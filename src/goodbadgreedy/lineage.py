@@ -123,7 +123,12 @@ def publish_table(
         df: the table.
         output: ``.parquet`` or ``.csv`` destination.
         kind: the validation suite (``benchmark`` | ``generation`` | ``check`` | ``scores``).
+        stage: the producing stage, recorded in the lineage sidecar.
+        inputs: the files the table was computed from (their sha256 are recorded).
+        params: the parameters the stage used, recorded.
+        wildcards: the rule's wildcards, recorded.
         expected_rows: items x samples, when known.
+        extra: more fields for the lineage record (besides ``rows`` and ``validation``).
     """
     from goodbadgreedy.validation import validate_table
 

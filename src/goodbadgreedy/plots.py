@@ -53,7 +53,8 @@ def table1_plot(intervals: pl.DataFrame, greedy: str, sample: str, path: str | o
     Args:
         intervals: :func:`goodbadgreedy.analysis.intervals.intervals_table` (scores as fractions; plotted
             in percent).
-        greedy, sample: the two configs compared.
+        greedy: the greedy config compared.
+        sample: the sampling config compared.
         path: PNG destination.
 
     Returns:

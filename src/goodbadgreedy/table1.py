@@ -34,7 +34,8 @@ def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample:
     Args:
         checks: check tables of all models x benchmarks x configs (``tables.CHECK_SCHEMA``).
         generations: the matching generation tables (for response lengths).
-        greedy, sample: the config names compared (see :func:`table1_configs`).
+        greedy: the greedy config's name (see :func:`table1_configs`).
+        sample: the sampling config's name, compared with it.
 
     Returns:
         One row per (model, benchmark) with :data:`TABLE1_COLUMNS`; scores in percent;

@@ -1,5 +1,7 @@
-"""The rank tables: each model's rank under greedy vs the sampling mean (``ranks.csv``), and
-pairwise orderings that flip between the two, with P(A beats B on a random run) (``rank_flips.csv``).
+"""The rank tables: greedy vs sampling ranks and the pairwise orderings that flip.
+
+Each model's rank under greedy vs the sampling mean (``ranks.csv``), and pairwise orderings that
+flip between the two, with P(A beats B on a random run) (``rank_flips.csv``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ SWEEP_COLUMNS = [
 
 
 def model_families(models: Sequence[str], families: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
-    """``(family, model)`` pairs: each model once per family it belongs to, in families order;
-    a model in no family once, with family ``""``. With no families, every model with ``""``.
+    """``(family, model)`` pairs: each model once per family it belongs to, in families order.
+
+    A model in no family comes once, with family ``""``. With no families, every model with ``""``.
     """
     pairs = [(f, m) for f, members in families.items() for m in members if m in models]
     grouped = {m for _, m in pairs}

@@ -377,8 +377,10 @@ class _Batcher:
         return taken
 
     def _start(self, queue: list[_Row]) -> None:
-        """Open a fresh batch: slots for the first rows of the queue, a timeline as wide as the
-        longest prompt (rounded up to whole blocks), room for max_new_tokens more columns.
+        """Open a fresh batch: slots for the first rows of the queue.
+
+        The timeline is as wide as the longest prompt (rounded up to whole blocks), with room for
+        max_new_tokens more columns.
         """
         from goodbadgreedy.generation.cache import PreallocatedCache
 
@@ -444,8 +446,10 @@ class _Batcher:
 
     # ----- decoding -----
     def _compact(self, live: list[int], step_ids: torch.Tensor) -> torch.Tensor:
-        """Drop free slots down to whole blocks (live rows keep their order; the last live row is
-        repeated as ghost rows to fill the last block).
+        """Drop free slots down to whole blocks.
+
+        Live rows keep their order; the last live row is repeated as ghost rows to fill the last
+        block.
         """
         kept = live + [live[-1]] * (_round_up(len(live)) - len(live))
         idx = torch.tensor(kept, dtype=torch.long, device=self.device)
@@ -457,8 +461,10 @@ class _Batcher:
         return step_ids.index_select(0, idx)
 
     def _make_room(self) -> None:
-        """Before a step on a full timeline: drop the leading columns that no live row attends
-        to (shift the cache left), or grow the cache when every column is still in use.
+        """Make room before a step on a full timeline.
+
+        Drop the leading columns that no live row attends to (shift the cache left), or grow the
+        cache when every column is still in use.
         """
         layer0 = self.cache.layers[0]
         if self.length < layer0.capacity:

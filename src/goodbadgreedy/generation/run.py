@@ -93,12 +93,14 @@ def generate_table(
 
     Args:
         items: the selected items (``tables.BENCHMARK_SCHEMA``).
-        benchmark, options: registry name and its ``benchmark_options``.
+        benchmark: the benchmark's registry name.
+        options: its ``benchmark_options``.
         model_name: the model's key in params.yaml (enters the seeds and the table).
         backend: a :class:`~goodbadgreedy.generation.backend_base.Backend` (built by
             :func:`~goodbadgreedy.generation.backends.build_backend`); its ``cache_identity()``
             enters the cache key.
-        config_name, decoding: the decoding config's key and entry in params.yaml.
+        config_name: the decoding config's key in params.yaml.
+        decoding: the decoding config's entry in params.yaml.
         n_samples: samples per item for a sampling config (ignored for greedy decoding).
         max_new_tokens: generation budget per sample.
         seed: global seed.

@@ -59,8 +59,10 @@ DEFAULT_BATCH_SIZE = 8
 
 
 def resolve_runtime(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
-    """``auto`` device -> ``cuda`` when available else ``cpu``; ``auto`` dtype -> bfloat16 on CUDA,
-    float32 elsewhere. Returns ``(device, dtype)``.
+    """Resolve ``auto`` device and dtype; returns ``(device, dtype)``.
+
+    ``auto`` device -> ``cuda`` when available else ``cpu``; ``auto`` dtype -> bfloat16 on CUDA,
+    float32 elsewhere.
     """
     import torch
 
@@ -85,8 +87,8 @@ def load_reward_model(
         model_id: a local folder, or a hub id already in the Hugging Face cache (downloaded only
             when the hub is reachable and ``HF_HUB_OFFLINE`` is unset).
         revision: hub revision.
-        device, dtype: see :func:`resolve_runtime`; dtype ``float32`` | ``bfloat16`` |
-            ``float16`` | ``auto``.
+        device: see :func:`resolve_runtime`.
+        dtype: ``float32`` | ``bfloat16`` | ``float16`` | ``auto`` (see :func:`resolve_runtime`).
         trust_remote_code: run the model folder's own modeling code (ArmoRM needs it).
 
     Returns:
