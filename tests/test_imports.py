@@ -268,7 +268,11 @@ def test_lower_modules_do_not_import_higher_ones(graph, sources, targets):
 
 def test_generation_below_the_stage_imports_no_benchmark(graph):
     """The backends get :class:`~goodbadgreedy.prompts.Prompt` from ``prompts``, not the benchmarks package."""
-    bad = [e for e in _edges_from_to(graph, ("generation",), ("benchmarks",)) if not e.startswith(f"{PACKAGE}.generation.run ")]
+    bad = [
+        e
+        for e in _edges_from_to(graph, ("generation",), ("benchmarks",))
+        if not e.startswith(f"{PACKAGE}.generation.run ")
+    ]
     assert not bad
 
 

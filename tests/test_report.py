@@ -89,7 +89,9 @@ def result_tree(tmp_path_factory):
         write_lineage(stats[name], stage="stats", inputs=inputs, params={"seed": 3})
     plots = {
         "table1": table1_plot(pl.read_csv(stats["intervals"]), "greedy", "sample", root / "plots" / "table1.png"),
-        "pass_at_k": pass_at_k_plot(pl.read_csv(stats["passk"], infer_schema_length=None), root / "plots" / "pass_at_k.png"),
+        "pass_at_k": pass_at_k_plot(
+            pl.read_csv(stats["passk"], infer_schema_length=None), root / "plots" / "pass_at_k.png"
+        ),
     }
     return {"root": root, "table1": t1, "stats": stats, "plots": plots}
 

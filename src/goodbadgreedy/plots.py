@@ -134,7 +134,9 @@ def pass_at_k_plot(passk: pl.DataFrame, path: str | os.PathLike[str], *, configs
         for gi, (model, cfg) in enumerate(groups):
             color = f"C{gi}"
             for metric, ls in _LINESTYLES.items():
-                line = sub.filter((pl.col("model") == model) & (pl.col("config") == cfg) & (pl.col("metric") == metric)).sort("k")
+                line = sub.filter(
+                    (pl.col("model") == model) & (pl.col("config") == cfg) & (pl.col("metric") == metric)
+                ).sort("k")
                 if line.height:
                     ax.plot(line["k"].to_numpy(), 100 * line["value"].to_numpy(), ls, marker="o", markersize=3,
                             color=color, label=f"{metric} {model}/{cfg}" if len(groups) > 1 else metric)
@@ -192,7 +194,9 @@ def sweep_plot(
         for ax, b in zip(row, benches, strict=True):
             sub = df.filter(pl.col("benchmark") == b)
             for mi, model in enumerate(models):
-                rows = sorted(sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]])
+                rows = sorted(
+                    sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]]
+                )
                 x = np.array([values[r["config"]] for r in rows], dtype=float)
                 y = np.array([100 * r["mean"] for r in rows])
                 lo = np.array([100 * r["lo"] if r["lo"] is not None else 100 * r["mean"] for r in rows])
@@ -200,9 +204,13 @@ def sweep_plot(
                 ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], marker="o", capsize=3,
                             color=f"C{mi}", label=model)
                 if greedy is not None:
-                    g = intervals.filter((pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy))
+                    g = intervals.filter(
+                        (pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy)
+                    )
                     if g.height:
-                        ax.axhline(100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy")
+                        ax.axhline(
+                            100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy"
+                        )
             ax.set_title(f"{family}: {b}" if family else b)
             ax.set_xlabel(param)
             ax.set_ylabel("score (%)")

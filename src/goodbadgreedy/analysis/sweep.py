@@ -60,13 +60,35 @@ def sweep_table(
             for family, model in fam:
                 if model != r["model"]:
                     continue
-                rows.append({
-                    "param": param, "value": float(values[r["config"]]), "family": family, "model": model,
-                    "benchmark": r["benchmark"], "config": r["config"], "greedy_decoding": r["n_samples"] == 1,
-                    **{c: r[c] for c in ("n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi")},
-                    "greedy_mean": base.get((model, r["benchmark"])),
-                })
+                rows.append(
+                    {
+                        "param": param,
+                        "value": float(values[r["config"]]),
+                        "family": family,
+                        "model": model,
+                        "benchmark": r["benchmark"],
+                        "config": r["config"],
+                        "greedy_decoding": r["n_samples"] == 1,
+                        **{
+                            c: r[c]
+                            for c in (
+                                "n_items",
+                                "n_samples",
+                                "mean",
+                                "run_std",
+                                "run_min",
+                                "run_max",
+                                "interval",
+                                "lo",
+                                "hi",
+                            )
+                        },
+                        "greedy_mean": base.get((model, r["benchmark"])),
+                    }
+                )
     schema = {c: pl.Float64 for c in SWEEP_COLUMNS}
     schema.update(param=pl.String, family=pl.String, model=pl.String, benchmark=pl.String, config=pl.String,
                   greedy_decoding=pl.Boolean, n_items=pl.Int64, n_samples=pl.Int64, interval=pl.String)
-    return pl.DataFrame(rows, schema=schema).select(SWEEP_COLUMNS).sort(["param", "family", "model", "benchmark", "value"])
+    return (
+        pl.DataFrame(rows, schema=schema).select(SWEEP_COLUMNS).sort(["param", "family", "model", "benchmark", "value"])
+    )

@@ -26,7 +26,9 @@ class PreallocatedLayer(DynamicLayer):
         b, h, _, d = key_states.shape
         self.device = key_states.device
         self._k = torch.empty((b, h, self.capacity, d), dtype=key_states.dtype, device=self.device)
-        self._v = torch.empty((b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype, device=self.device)
+        self._v = torch.empty(
+            (b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype, device=self.device
+        )
         self.keys, self.values = self._k[:, :, :0], self._v[:, :, :0]
         self.is_initialized = True
 

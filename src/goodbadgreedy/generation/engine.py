@@ -369,7 +369,10 @@ class _Batcher:
         res = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True,
                          logits_to_keep=ROW_BLOCK)
         for i, p in enumerate(todo):
-            kv = [(layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :]) for layer in res.cache.layers]
+            kv = [
+                (layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :])
+                for layer in res.cache.layers
+            ]
             self.prefixes[p] = (kv, res.logits[i, -1, :])
 
     def _take(self, queue: list[_Row], n: int) -> list[_Row]:
@@ -469,7 +472,9 @@ class _Batcher:
         layer0 = self.cache.layers[0]
         if self.length < layer0.capacity:
             return
-        live = torch.tensor([i for i, r in enumerate(self.slots) if r is not None], dtype=torch.long, device=self.device)
+        live = torch.tensor(
+            [i for i, r in enumerate(self.slots) if r is not None], dtype=torch.long, device=self.device
+        )
         first = int(self.attn.index_select(0, live).to(torch.int8).argmax(dim=-1).min())
         keep = self.length - first
         grow = max(0, keep + self.params.max_new_tokens - layer0.capacity)

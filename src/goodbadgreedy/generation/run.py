@@ -240,7 +240,11 @@ def merge_generation_shards(frames: Sequence[pl.DataFrame], items: pl.DataFrame,
     Raises:
         DataError: an (item, sample) missing, repeated, or not of the subset (first one named).
     """
-    df = pl.concat([f.select(list(tables.GENERATION_SCHEMA)) for f in frames]) if frames else pl.DataFrame(schema=tables.GENERATION_SCHEMA)
+    df = (
+        pl.concat([f.select(list(tables.GENERATION_SCHEMA)) for f in frames])
+        if frames
+        else pl.DataFrame(schema=tables.GENERATION_SCHEMA)
+    )
     df = df.cast(tables.GENERATION_SCHEMA)
     expected = {(i, j) for i in items["item_id"].to_list() for j in range(n_samples)}
     seen: set[tuple[str, int]] = set()
