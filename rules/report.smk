@@ -71,7 +71,7 @@ rule report:
     params:
         code=CODE["report"],
         profile=PLAN.profile,
-        outdir=OUT,
+        outdir=lambda wildcards, output: str(Path(output[0]).parent),  # OUT, as the report shows it
         n_samples=PLAN.n_samples,
         table1_configs=TABLE1_CONFIGS,
         stats=STATS_CONFIG,
