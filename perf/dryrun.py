@@ -176,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.profile_out:
             stats = tmp / "prof.out"
-            subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), SNAKEMAKE, "-n", *full], cwd=wf, env=env,
-                           capture_output=True, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "cProfile", "-o", str(stats), SNAKEMAKE, "-n", *full],
+                cwd=wf,
+                env=env,
+                capture_output=True,
+                check=True,
+            )
             import pstats
 
             with open(args.profile_out, "w") as fh:

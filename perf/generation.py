@@ -120,13 +120,21 @@ def main() -> None:
 
     nt, ns = naive(plain, tok, prompts[:4], args.naive_samples, T, eos)
     base = nt / ns
-    print(f"naive loop  (model.generate per sample, 4 prompts x {args.naive_samples}): {nt} tokens in {ns:.1f} s = {base:.1f} tok/s")
+    print(
+        f"naive loop  (model.generate per sample, 4 prompts x {args.naive_samples}): "
+        f"{nt} tokens in {ns:.1f} s = {base:.1f} tok/s"
+    )
     et, es, _ = engine(model, tok, prompts, args.n, T, batch_size=len(prompts) * args.n)
-    print(f"engine      ({len(prompts)} prompts x {args.n} samples, one batch): {et} tokens in {es:.1f} s = {et / es:.1f} tok/s"
-          f"  -> {et / es / base:.2f}x naive")
+    print(
+        f"engine      ({len(prompts)} prompts x {args.n} samples, one batch): "
+        f"{et} tokens in {es:.1f} s = {et / es:.1f} tok/s"
+        f"  -> {et / es / base:.2f}x naive"
+    )
     bt, bs, _ = engine(model, tok, prompts[:4], args.naive_samples, T, batch_size=1)
-    print(f"engine b=1  (4 prompts x {args.naive_samples}, batch size 1): {bt} tokens in {bs:.1f} s = {bt / bs:.1f} tok/s"
-          f"  -> {bt / bs / base:.2f}x naive")
+    print(
+        f"engine b=1  (4 prompts x {args.naive_samples}, batch size 1): {bt} tokens in {bs:.1f} s = {bt / bs:.1f} tok/s"
+        f"  -> {bt / bs / base:.2f}x naive"
+    )
     if args.bf16:
         _, m16 = load_model(str(folder), dtype="bfloat16")
         ft, fs, _ = engine(m16, tok, prompts, args.n, T, batch_size=len(prompts) * args.n)
@@ -134,7 +142,7 @@ def main() -> None:
         g = SamplingParams(do_sample=False, max_new_tokens=T)
         a = generate(model, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
         b = generate(m16, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
-        same = sum(x[0].text == y[0].text for x, y in zip(a, b))
+        same = sum(x[0].text == y[0].text for x, y in zip(a, b, strict=True))
         print(f"bf16 greedy agreement with fp32: {same}/{len(prompts)} responses identical")
 
 

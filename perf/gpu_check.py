@@ -86,7 +86,7 @@ def run_one(args) -> None:
 
 def _common_prefix(a: str, b: str) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -106,10 +106,16 @@ def compare(hf, vl, min_agreement: float) -> tuple[int, dict]:
         if same and (r["response_tokens"], r["finish_reason"]) != (r["response_tokens_vllm"], r["finish_reason_vllm"]):
             bad_counts.append(f"{r['benchmark']}/{r['item_id']}")
         prefix = _common_prefix(r["response"] or "", r["response_vllm"] or "")
-        rows.append({
-            "benchmark": r["benchmark"], "item_id": r["item_id"], "same": same, "common_prefix_chars": prefix,
-            "hf": [r["response_tokens"], r["finish_reason"]], "vllm": [r["response_tokens_vllm"], r["finish_reason_vllm"]],
-        })
+        rows.append(
+            {
+                "benchmark": r["benchmark"],
+                "item_id": r["item_id"],
+                "same": same,
+                "common_prefix_chars": prefix,
+                "hf": [r["response_tokens"], r["finish_reason"]],
+                "vllm": [r["response_tokens_vllm"], r["finish_reason_vllm"]],
+            }
+        )
         print(f"{'same' if same else 'DIFF'}  {r['benchmark']:<11} {r['item_id']:<28} "
               f"hf {r['response_tokens']!s:>4} {r['finish_reason']!s:<6}  vllm {r['response_tokens_vllm']!s:>4} "
               f"{r['finish_reason_vllm']!s:<6}  common prefix {prefix} chars")

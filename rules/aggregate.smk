@@ -12,13 +12,13 @@ rule aggregate:
         markdown=f"{OUT}/table1.md",
         runs=f"{OUT}/runs.csv",
         metrics=f"{OUT}/metrics.json",
+    log:
+        f"logs/{PLAN.profile}/aggregate.log",
     params:
         code=CODE["aggregate"],
         table1_configs=TABLE1_CONFIGS,
         n_samples=PLAN.n_samples,
         profile=PLAN.profile,
-    log:
-        f"logs/{PLAN.profile}/aggregate.log",
     script:
         "../scripts/aggregate.py"
 
@@ -30,14 +30,14 @@ rule stats:
         generations=all_generations(),
     output:
         **stats_outputs(),
+    log:
+        f"logs/{PLAN.profile}/stats.log",
     params:
         code=CODE["stats"],
         stats=STATS_CONFIG,
         seed=config["seed"],
         decoding=canonical(PLAN.decoding),
         table1_configs=TABLE1_CONFIGS,
-    log:
-        f"logs/{PLAN.profile}/stats.log",
     script:
         "../scripts/stats_tables.py"
 
@@ -48,13 +48,13 @@ rule sweep_table:
         intervals=f"{OUT}/stats/intervals.csv",
     output:
         f"{OUT}/stats/sweep.csv",
+    log:
+        f"logs/{PLAN.profile}/sweep_table.log",
     params:
         code=CODE["sweep_table"],
         sweeps=sweep_configs(),
         table1_configs=TABLE1_CONFIGS,
         families=FAMILIES,
-    log:
-        f"logs/{PLAN.profile}/sweep_table.log",
     script:
         "../scripts/sweep_table.py"
 
@@ -66,9 +66,9 @@ rule best_of_n:
         checks=best_of_n_checks(),
     output:
         f"{OUT}/stats/best_of_n.csv",
-    params:
-        code=CODE["best_of_n"],
     log:
         f"logs/{PLAN.profile}/best_of_n.log",
+    params:
+        code=CODE["best_of_n"],
     script:
         "../scripts/best_of_n.py"

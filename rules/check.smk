@@ -5,12 +5,12 @@ rule check:
         generations=f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
     output:
         f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+    log:
+        f"logs/{PLAN.profile}/check/{{model}}/{{benchmark}}/{{cfg}}.log",
+    threads: workflow.cores
     params:
         code=CODE["check"],
         options=benchmark_options,
         judge=judge_params,
-    log:
-        f"logs/{PLAN.profile}/check/{{model}}/{{benchmark}}/{{cfg}}.log",
-    threads: workflow.cores
     script:
         "../scripts/check.py"

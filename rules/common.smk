@@ -184,14 +184,21 @@ def sweep_table_outputs():
 
 def aggregate_outputs():
     """What the DVC stage `aggregate` makes: Table 1, run scores, metrics, stats, sweep and Best-of-N tables."""
-    return ([f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json"]
-            + list(stats_outputs().values()) + best_of_n_outputs() + sweep_table_outputs())
+    return (
+        [f"{OUT}/table1.csv", f"{OUT}/table1.md", f"{OUT}/runs.csv", f"{OUT}/metrics.json"]
+        + list(stats_outputs().values())
+        + best_of_n_outputs()
+        + sweep_table_outputs()
+    )
 
 
 def report_outputs():
     """What the DVC stage `report` makes: the figures and report.html."""
-    return ([f"{OUT}/plots/table1.png", f"{OUT}/plots/pass_at_k.png", f"{OUT}/report.html"]
-            + list(sweep_plots().values()) + best_of_n_plots())
+    return (
+        [f"{OUT}/plots/table1.png", f"{OUT}/plots/pass_at_k.png", f"{OUT}/report.html"]
+        + list(sweep_plots().values())
+        + best_of_n_plots()
+    )
 
 
 def final_outputs():
@@ -233,8 +240,10 @@ def sweep_configs():
 
 def generation_shards(wildcards):
     """The shard files one generation table is merged from."""
-    return [f"{OUT}/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}.shards/{k}-of-{SHARDS}.parquet"
-            for k in range(SHARDS)]
+    return [
+        f"{OUT}/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}.shards/{k}-of-{SHARDS}.parquet"
+        for k in range(SHARDS)
+    ]
 
 
 def best_of_n_files(wildcards):

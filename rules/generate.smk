@@ -10,6 +10,11 @@ if SHARDS == 1:
             model="models/{model}/manifest.json",
         output:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        log:
+            f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
+        threads: workflow.cores
+        resources:
+            mem_mb=4000,
         params:
             code=CODE["generate"],
             options=benchmark_options,
@@ -19,11 +24,6 @@ if SHARDS == 1:
             runtime=model_runtime,
             seed=config["seed"],
             generation=GENERATION,
-        log:
-            f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
-        threads: workflow.cores
-        resources:
-            mem_mb=4000,
         script:
             "../scripts/generate.py"
 
@@ -36,8 +36,13 @@ else:
             model="models/{model}/manifest.json",
         output:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.shards/{{shard}}-of-{SHARDS}.parquet",
+        log:
+            f"logs/{PLAN.profile}/generate_shard/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}.log",
         wildcard_constraints:
             shard=r"\d+",
+        threads: workflow.cores
+        resources:
+            mem_mb=4000,
         params:
             code=CODE["generate_shard"],
             options=benchmark_options,
@@ -48,11 +53,6 @@ else:
             seed=config["seed"],
             generation=GENERATION,
             shards=SHARDS,
-        log:
-            f"logs/{PLAN.profile}/generate_shard/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}.log",
-        threads: workflow.cores
-        resources:
-            mem_mb=4000,
         script:
             "../scripts/generate.py"
 
@@ -63,11 +63,11 @@ else:
             shards=generation_shards,
         output:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        log:
+            f"logs/{PLAN.profile}/merge_generations/{{model}}/{{benchmark}}/{{cfg}}.log",
         params:
             code=CODE["merge_generations"],
             n_samples=n_samples,
             shards=SHARDS,
-        log:
-            f"logs/{PLAN.profile}/merge_generations/{{model}}/{{benchmark}}/{{cfg}}.log",
         script:
             "../scripts/merge_generations.py"

@@ -5,10 +5,10 @@ rule normalize:
         sums="data/raw/SHA256SUMS",
     output:
         "data/benchmarks/{benchmark}.parquet",
+    log:
+        "logs/normalize/{benchmark}.log",
     params:
         code=CODE["normalize"],
         options=benchmark_options,
-    log:
-        "logs/normalize/{benchmark}.log",
     script:
         "../scripts/normalize.py"

@@ -10,11 +10,11 @@ rule plots:
     output:
         table1=f"{OUT}/plots/table1.png",
         pass_at_k=f"{OUT}/plots/pass_at_k.png",
+    log:
+        f"logs/{PLAN.profile}/plots.log",
     params:
         code=CODE["plots"],
         table1_configs=TABLE1_CONFIGS,
-    log:
-        f"logs/{PLAN.profile}/plots.log",
     script:
         "../scripts/make_plots.py"
 
@@ -25,6 +25,8 @@ rule sweep_plot:
         intervals=f"{OUT}/stats/intervals.csv",
     output:
         f"{OUT}/plots/sweep_{{param}}.png",
+    log:
+        f"logs/{PLAN.profile}/sweep_plot/{{param}}.log",
     wildcard_constraints:
         param="|".join(SWEEP_PARAMS),
     params:
@@ -32,8 +34,6 @@ rule sweep_plot:
         sweep=sweep_values,
         table1_configs=TABLE1_CONFIGS,
         families=FAMILIES,
-    log:
-        f"logs/{PLAN.profile}/sweep_plot/{{param}}.log",
     script:
         "../scripts/sweep_plot.py"
 
@@ -45,11 +45,11 @@ rule best_of_n_plot:
         checks=greedy_checks(),
     output:
         f"{OUT}/plots/best_of_n.png",
+    log:
+        f"logs/{PLAN.profile}/best_of_n_plot.log",
     params:
         code=CODE["best_of_n_plot"],
         greedy_configs=GREEDY_CONFIGS,
-    log:
-        f"logs/{PLAN.profile}/best_of_n_plot.log",
     script:
         "../scripts/best_of_n_plot.py"
 
@@ -57,25 +57,25 @@ rule best_of_n_plot:
 rule report:
     """Self-contained HTML report: Table 1, stats tables, plots and the lineage of each table."""
     input:
+        **stats_outputs(),
         template="src/goodbadgreedy/templates/report.html.j2",
         table1=f"{OUT}/table1.csv",
-        **stats_outputs(),
         plot_table1=f"{OUT}/plots/table1.png",
         plot_pass_at_k=f"{OUT}/plots/pass_at_k.png",
         sweeps=list(sweep_plots().values()),
         best_of_n=best_of_n_files,
     output:
         f"{OUT}/report.html",
+    log:
+        f"logs/{PLAN.profile}/report.log",
     params:
         code=CODE["report"],
         profile=PLAN.profile,
-        outdir=OUT,
+        outdir=lambda wildcards, output: str(Path(output[0]).parent),  # OUT, as the report shows it
         n_samples=PLAN.n_samples,
         table1_configs=TABLE1_CONFIGS,
         stats=STATS_CONFIG,
         seed=config["seed"],
         sweeps=list(SWEEPS),
-    log:
-        f"logs/{PLAN.profile}/report.log",
     script:
         "../scripts/make_report.py"

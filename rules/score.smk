@@ -7,11 +7,6 @@ rule score:
         checks=f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
     output:
         f"{OUT}/scores/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.parquet",
-    params:
-        code=CODE["score"],
-        scorer=scorer_spec,
-        options=benchmark_options,
-        runtime=model_runtime,
     log:
         f"logs/{PLAN.profile}/score/{{model}}/{{benchmark}}/{{cfg}}/{{scorer}}.log",
     wildcard_constraints:
@@ -19,5 +14,10 @@ rule score:
     threads: workflow.cores
     resources:
         mem_mb=4000,
+    params:
+        code=CODE["score"],
+        scorer=scorer_spec,
+        options=benchmark_options,
+        runtime=model_runtime,
     script:
         "../scripts/score.py"

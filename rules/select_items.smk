@@ -4,11 +4,11 @@ rule select_items:
         "data/benchmarks/{benchmark}.parquet",
     output:
         f"{OUT}/items/{{benchmark}}.parquet",
+    log:
+        f"logs/{PLAN.profile}/select_items/{{benchmark}}.log",
     params:
         code=CODE["select_items"],
         n_items=n_items,
         seed=config["seed"],
-    log:
-        f"logs/{PLAN.profile}/select_items/{{benchmark}}.log",
     script:
         "../scripts/select_items.py"

@@ -15,7 +15,7 @@ def main(sm) -> None:
         table1=sm.input.table1,
         stats={name: sm.input[name] for name in STATS_FILES},
         plots={"table1": sm.input.plot_table1, "pass_at_k": sm.input.plot_pass_at_k},
-        sweeps=dict(zip(p.sweeps, sm.input.sweeps)),
+        sweeps=dict(zip(p.sweeps, sm.input.sweeps, strict=True)),
         best_of_n=list(sm.input.best_of_n),
         meta={"profile": p.profile, "outdir": p.outdir, "n_samples": p.n_samples, "greedy": p.table1_configs[0],
               "sample": p.table1_configs[1], "ddof": STD_DDOF, "confidence": p.stats["confidence"],

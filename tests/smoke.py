@@ -116,7 +116,9 @@ def build_smoke(tmp_path_factory, request):
 def copy_clone(clone: Clone, dest: Path) -> Clone:
     """A full copy of a reproduced clone (git, DVC cache and state, results, Snakemake metadata),
     for tests that edit params.yaml and re-run without disturbing the shared one."""
-    shutil.copytree(clone.root, dest, symlinks=True, ignore=lambda d, names: ["models"] if Path(d) == clone.root else [])
+    shutil.copytree(
+        clone.root, dest, symlinks=True, ignore=lambda d, names: ["models"] if Path(d) == clone.root else []
+    )
     _link_tree(clone.root / "models", dest / "models")  # ~0.5 GB of weights, never written in place
     return Clone(dest, {**clone.env, "PYTHONPATH": str(dest / "src")})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 import pytest
@@ -158,10 +157,14 @@ def test_paired_greedy_vs_sample():
 
 
 def test_model_vs_model_and_rank_flips():
-    ch = pl.concat([
-        checks("a", "greedy", GREEDY), checks("a", "sample", SAMPLE),
-        checks("b", "greedy", [[1], [1], [1], [1]]), checks("b", "sample", [[0, 0, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]]),
-    ])
+    ch = pl.concat(
+        [
+            checks("a", "greedy", GREEDY),
+            checks("a", "sample", SAMPLE),
+            checks("b", "greedy", [[1], [1], [1], [1]]),
+            checks("b", "sample", [[0, 0, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]]),
+        ]
+    )
     ge = pl.concat([gens(m, c, [[5] * k] * 4) for m in "ab" for c, k in (("greedy", 1), ("sample", 3))])
     t = stats_tables(ch, ge, DECODING, "greedy", StatsOptions(seed=1, n_boot=200))
     flips = t["rank_flips"].row(0, named=True)

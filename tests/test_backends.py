@@ -67,30 +67,60 @@ def test_backend_entries_validate_with_defaults(params):
 @pytest.mark.parametrize(
     "spec, expected",
     [
-        ({"backend": "tgi", "source": "hf", "id": "x"}, r"models.m.backend: 'tgi' is not one of \['hf', 'openai', 'vllm'\]"),
+        (
+            {"backend": "tgi", "source": "hf", "id": "x"},
+            r"models.m.backend: 'tgi' is not one of \['hf', 'openai', 'vllm'\]",
+        ),
         ({"backend": "openai"}, r"models.m: 'openai' is a required property"),
         ({"backend": "vllm"}, r"models.m: 'source' is a required property"),
-        ({"source": "hf", "id": "x", "backend": "openai", "openai": {"model": "s"}}, r"models.m.openai: 'base_url' is a required property"),
-        ({"backend": "openai", "openai": {"base_url": "ftp://h/v1", "model": "s"}}, r"models.m.openai.base_url: 'ftp://h/v1' does not match"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": ""}}, r"models.m.openai.model: '' should be non-empty"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "concurrency": 0}},
-         r"models.m.openai.concurrency: 0 is less than the minimum of 1"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "max_retries": -1}},
-         r"models.m.openai.max_retries: -1 is less than the minimum of 0"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "timeout_s": 0}},
-         r"models.m.openai.timeout_s: 0 is less than or equal to the minimum of 0"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "api_key": "sk-x"}},
-         r"models.m.openai: Additional properties are not allowed \('api_key' was unexpected\)"),
-        ({"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "api_key_env": "my key"}},
-         r"models.m.openai.api_key_env: 'my key' does not match"),
-        ({"backend": "vllm", "source": "hf", "id": "x", "vllm": {"gpu_memory_utilization": 1.5}},
-         r"models.m.vllm.gpu_memory_utilization: 1.5 is greater than the maximum of 1"),
-        ({"backend": "vllm", "source": "hf", "id": "x", "vllm": {"tensor_parallel_size": 0}},
-         r"models.m.vllm.tensor_parallel_size: 0 is less than the minimum of 1"),
-        ({"backend": "vllm", "source": "hf", "id": "x", "vllm": {"max_model_len": 0}},
-         r"models.m.vllm.max_model_len: 0 is less than the minimum of 1"),
-        ({"backend": "vllm", "source": "hf", "id": "x", "vllm": {"swap_space": 4}},
-         r"models.m.vllm: Additional properties are not allowed \('swap_space' was unexpected\)"),
+        (
+            {"source": "hf", "id": "x", "backend": "openai", "openai": {"model": "s"}},
+            r"models.m.openai: 'base_url' is a required property",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "ftp://h/v1", "model": "s"}},
+            r"models.m.openai.base_url: 'ftp://h/v1' does not match",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": ""}},
+            r"models.m.openai.model: '' should be non-empty",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "concurrency": 0}},
+            r"models.m.openai.concurrency: 0 is less than the minimum of 1",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "max_retries": -1}},
+            r"models.m.openai.max_retries: -1 is less than the minimum of 0",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "timeout_s": 0}},
+            r"models.m.openai.timeout_s: 0 is less than or equal to the minimum of 0",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "api_key": "sk-x"}},
+            r"models.m.openai: Additional properties are not allowed \('api_key' was unexpected\)",
+        ),
+        (
+            {"backend": "openai", "openai": {"base_url": "http://h/v1", "model": "s", "api_key_env": "my key"}},
+            r"models.m.openai.api_key_env: 'my key' does not match",
+        ),
+        (
+            {"backend": "vllm", "source": "hf", "id": "x", "vllm": {"gpu_memory_utilization": 1.5}},
+            r"models.m.vllm.gpu_memory_utilization: 1.5 is greater than the maximum of 1",
+        ),
+        (
+            {"backend": "vllm", "source": "hf", "id": "x", "vllm": {"tensor_parallel_size": 0}},
+            r"models.m.vllm.tensor_parallel_size: 0 is less than the minimum of 1",
+        ),
+        (
+            {"backend": "vllm", "source": "hf", "id": "x", "vllm": {"max_model_len": 0}},
+            r"models.m.vllm.max_model_len: 0 is less than the minimum of 1",
+        ),
+        (
+            {"backend": "vllm", "source": "hf", "id": "x", "vllm": {"swap_space": 4}},
+            r"models.m.vllm: Additional properties are not allowed \('swap_space' was unexpected\)",
+        ),
     ],
 )
 def test_bad_backend_options_name_the_key(params, spec, expected):
@@ -111,12 +141,21 @@ def test_hf_cache_key_is_pinned_and_backends_do_not_share_keys():
     assert cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity=hf.cache_identity()) == KEY_HF
     assert HFBackend(None, None, model_sha="x", dtype="float32", device="cuda:1").cache_identity() == {
         "model_sha": "x", "dtype": "float32", "device": "cuda"}
-    assert cache_key(decoding=DECODING, max_new_tokens=8, seed=1,
-                     identity=HFBackend(None, None, model_sha="x", dtype="float32", device="cuda").cache_identity()) != KEY_HF
+    assert (
+        cache_key(
+            decoding=DECODING,
+            max_new_tokens=8,
+            seed=1,
+            identity=HFBackend(None, None, model_sha="x", dtype="float32", device="cuda").cache_identity(),
+        )
+        != KEY_HF
+    )
     served = OpenAIServedBackend("http://127.0.0.1:9/v1", "served")
     other = OpenAIServedBackend("http://127.0.0.1:9/v1", "other")
     assert served.cache_identity() == {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "served"}
-    keys = {cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity=b.cache_identity()) for b in (hf, served, other)}
+    keys = {
+        cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity=b.cache_identity()) for b in (hf, served, other)
+    }
     assert len(keys) == 3
     with pytest.raises(ValueError, match="seed"):
         cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity={"seed": 2})
@@ -134,7 +173,13 @@ def test_vllm_sampling_params_mapping():
     assert sampling_kwargs(SamplingParams(do_sample=False, temperature=0.3, top_k=5), 7)["seed"] is None
     assert sampling_kwargs(SamplingParams(do_sample=True, temperature=0.0), 7)["temperature"] == 0.0
     kw = sampling_kwargs(SAMPLE, 123)
-    assert (kw["temperature"], kw["top_p"], kw["top_k"], kw["repetition_penalty"], kw["seed"]) == (0.7, 0.9, -1, 1.1, 123)
+    assert (kw["temperature"], kw["top_p"], kw["top_k"], kw["repetition_penalty"], kw["seed"]) == (
+        0.7,
+        0.9,
+        -1,
+        1.1,
+        123,
+    )
     assert sampling_kwargs(SamplingParams(do_sample=True, top_k=40), 1)["top_k"] == 40
     assert sampling_kwargs(SAMPLE, 1, ())["stop"] == []
     with pytest.raises(ConfigError, match="seed"):
@@ -163,7 +208,9 @@ def test_vllm_aborted_request_is_an_error():
 def test_vllm_missing_gives_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
     with pytest.raises(BackendError, match=r"pip install -e '\.\[vllm\]'"):
-        build_backend({"backend": "vllm", "dtype": "float32", "vllm": {}}, types.SimpleNamespace(load_path="x", source_sha256="s"))
+        build_backend(
+            {"backend": "vllm", "dtype": "float32", "vllm": {}}, types.SimpleNamespace(load_path="x", source_sha256="s")
+        )
 
 
 class _FakeLLM:
@@ -175,7 +222,7 @@ class _FakeLLM:
     def generate(self, prompts, sampling_params, use_tqdm):
         self.calls.append(len(prompts))
         outs = []
-        for p, sp in zip(prompts, sampling_params):
+        for p, sp in zip(prompts, sampling_params, strict=True):
             text = f"{len(p['prompt_token_ids'])}:{sp.kw['seed']}"
             comp = types.SimpleNamespace(text=text, token_ids=[1, 2, 3], finish_reason="length", stop_reason=None)
             outs.append(types.SimpleNamespace(outputs=[comp]))
@@ -273,7 +320,11 @@ def test_served_model_needs_no_local_weights(tmp_path):
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["manifest.json"]
     manifest = read_manifest(tmp_path / "m" / "manifest.json")
     assert manifest == prepared
-    assert (manifest.load_path, manifest.source, manifest.source_sha256) == ("", "openai:served@http://127.0.0.1:9/v1", None)
+    assert (manifest.load_path, manifest.source, manifest.source_sha256) == (
+        "",
+        "openai:served@http://127.0.0.1:9/v1",
+        None,
+    )
     backend = build_backend(SERVED, manifest)
     assert isinstance(backend, OpenAIServedBackend) and isinstance(backend, Backend)
 

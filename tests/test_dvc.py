@@ -52,7 +52,8 @@ def _rules() -> dict[str, str]:
     for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
         text = path.read_text()
         starts = [(m.start(), m.group(1)) for m in re.finditer(r"(?m)^\s*rule (\w+):", text)]
-        for (start, name), (end, _) in zip(starts, starts[1:] + [(len(text), "")]):
+        # strict=False: a file without rules (common.smk) has no start but still the end sentinel
+        for (start, name), (end, _) in zip(starts, starts[1:] + [(len(text), "")], strict=False):
             out[name] = text[start:end]
     return out
 

@@ -26,7 +26,9 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def prompts(tokenizer):
     return [
-        tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, tokenize=True, return_dict=False)
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": q}], add_generation_prompt=True, tokenize=True, return_dict=False
+        )
         for q in QUESTIONS
     ]
 
@@ -38,8 +40,10 @@ def _ids(out):
 def test_greedy_matches_transformers_generate(tiny_model, tokenizer, prompts):
     params = SamplingParams(do_sample=False, max_new_tokens=12)
     out = generate(tiny_model, tokenizer, prompts, [[None]] * len(prompts), params, batch_size=3, progress=False)
-    for p, row in zip(prompts, out):
-        ref = tiny_model.generate(torch.tensor([p]), max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    for p, row in zip(prompts, out, strict=True):
+        ref = tiny_model.generate(
+            torch.tensor([p]), max_new_tokens=12, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
         assert row[0].token_ids == ref[0, len(p):].tolist()
 
 
@@ -65,7 +69,9 @@ def test_same_seed_same_sample_different_seed_different(tiny_model, tokenizer, p
 
 
 def test_with_repetition_penalty_and_filters_still_invariant(tiny_model, tokenizer, prompts):
-    params = SamplingParams(do_sample=True, temperature=0.7, top_p=0.9, top_k=50, repetition_penalty=1.3, max_new_tokens=16)
+    params = SamplingParams(
+        do_sample=True, temperature=0.7, top_p=0.9, top_k=50, repetition_penalty=1.3, max_new_tokens=16
+    )
     seeds = [[11 * i + j for j in range(3)] for i in range(len(prompts))]
     a = generate(tiny_model, tokenizer, prompts, seeds, params, batch_size=15, progress=False)
     b = generate(tiny_model, tokenizer, prompts, seeds, params, batch_size=2, progress=False)
@@ -168,7 +174,9 @@ def test_refilled_slots_give_the_same_samples(eos_prone_model, tokenizer, prompt
     seeds = [[100 * i + j for j in range(6)] for i in range(len(prompts))]
     alone = generate(eos_prone_model, tokenizer, prompts, seeds, params, batch_size=1, progress=False)
     for bs in (3, 8):
-        assert _ids(generate(eos_prone_model, tokenizer, prompts, seeds, params, batch_size=bs, progress=False)) == _ids(alone)
+        assert _ids(
+            generate(eos_prone_model, tokenizer, prompts, seeds, params, batch_size=bs, progress=False)
+        ) == _ids(alone)
     lengths = [len(s) for row in _ids(alone) for s in row]
     # not vacuous: samples ended at many different steps, and the KV timeline was shifted left
     assert len(set(lengths)) > 5 and min(lengths) < 24
@@ -177,9 +185,13 @@ def test_refilled_slots_give_the_same_samples(eos_prone_model, tokenizer, prompt
 
 def test_greedy_with_refill_matches_transformers(eos_prone_model, tokenizer, prompts):
     params = SamplingParams(do_sample=False, max_new_tokens=16)
-    out = generate(eos_prone_model, tokenizer, prompts * 2, [[None]] * (2 * len(prompts)), params, batch_size=2, progress=False)
-    for p, row in zip(prompts * 2, out):
-        ref = eos_prone_model.generate(torch.tensor([p]), max_new_tokens=16, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    out = generate(
+        eos_prone_model, tokenizer, prompts * 2, [[None]] * (2 * len(prompts)), params, batch_size=2, progress=False
+    )
+    for p, row in zip(prompts * 2, out, strict=True):
+        ref = eos_prone_model.generate(
+            torch.tensor([p]), max_new_tokens=16, do_sample=False, pad_token_id=tokenizer.pad_token_id
+        )
         ref_ids = ref[0, len(p):].tolist()
         if tokenizer.eos_token_id in ref_ids:
             ref_ids = ref_ids[: ref_ids.index(tokenizer.eos_token_id) + 1]

@@ -106,7 +106,9 @@ def test_kill_9_then_resume_loses_nothing(tokenizer, tiny_model, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "killed.parquet").exists()
-    done_before = {(r["item_id"], r["sample_idx"]): r for r in map(json.loads, cache_file.read_text().splitlines()) if r}
+    done_before = {
+        (r["item_id"], r["sample_idx"]): r for r in map(json.loads, cache_file.read_text().splitlines()) if r
+    }
     assert 4 <= len(done_before) < 32
 
     subprocess.run(args + [str(tmp_path / "resumed.parquet")], check=True, timeout=600)

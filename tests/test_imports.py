@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -179,7 +180,7 @@ def find_cycle(graph: Graph) -> list[str] | None:
 
 def describe(graph: Graph, cycle: list[str]) -> str:
     """A cycle, one edge a line with the import statement's place."""
-    return "\n".join(f"  {a} -> {b}   [{graph[a][b]}]" for a, b in zip(cycle, cycle[1:]))
+    return "\n".join(f"  {a} -> {b}   [{graph[a][b]}]" for a, b in pairwise(cycle))
 
 
 def importers(graph: Graph, target: str) -> set[str]:
@@ -268,7 +269,11 @@ def test_lower_modules_do_not_import_higher_ones(graph, sources, targets):
 
 def test_generation_below_the_stage_imports_no_benchmark(graph):
     """The backends get :class:`~goodbadgreedy.prompts.Prompt` from ``prompts``, not the benchmarks package."""
-    bad = [e for e in _edges_from_to(graph, ("generation",), ("benchmarks",)) if not e.startswith(f"{PACKAGE}.generation.run ")]
+    bad = [
+        e
+        for e in _edges_from_to(graph, ("generation",), ("benchmarks",))
+        if not e.startswith(f"{PACKAGE}.generation.run ")
+    ]
     assert not bad
 
 

@@ -125,18 +125,49 @@ def test_mixeval_quirks(tmp_path, tables_by_name):
     first = mc.filter(pl.col("item_id") == "mixeval/mc/0000").row(0, named=True)
     assert first["answer"] == "C" and first["choices"][2] == "George Orwell's 1984"
     # the file is an object keyed by ids; null / "none" / blank context are all "no context"
-    raw = {"10": {"problem_type": "free-form", "context": None, "prompt": "Q1?", "target": ["a", "b"], "benchmark_name": "TriviaQA"},
-           "2": {"problem_type": "free-form", "context": "None", "prompt": "Q2?", "target": ["7"], "benchmark_name": "GSM8k"},
-           "3": {"problem_type": "free-form", "context": "Some text.", "prompt": "Q3?", "target": ["x"], "benchmark_name": "DROP"}}
-    mcq = {"0": {"problem_type": "multiple-choice", "context": " ", "prompt": "Pick", "options": ["x", "y"], "target": [1],
-                 "benchmark_name": "PIQA"}}
+    raw = {
+        "10": {
+            "problem_type": "free-form",
+            "context": None,
+            "prompt": "Q1?",
+            "target": ["a", "b"],
+            "benchmark_name": "TriviaQA",
+        },
+        "2": {
+            "problem_type": "free-form",
+            "context": "None",
+            "prompt": "Q2?",
+            "target": ["7"],
+            "benchmark_name": "GSM8k",
+        },
+        "3": {
+            "problem_type": "free-form",
+            "context": "Some text.",
+            "prompt": "Q3?",
+            "target": ["x"],
+            "benchmark_name": "DROP",
+        },
+    }
+    mcq = {
+        "0": {
+            "problem_type": "multiple-choice",
+            "context": " ",
+            "prompt": "Pick",
+            "options": ["x", "y"],
+            "target": [1],
+            "benchmark_name": "PIQA",
+        }
+    }
     (tmp_path / "free-form.json").write_text(json.dumps(raw))
     (tmp_path / "multiple-choice.json").write_text(json.dumps(mcq))
     t = mixeval.load(tmp_path, {})
     assert t["item_id"].to_list() == ["mixeval/ff/0002", "mixeval/ff/0003", "mixeval/ff/0010", "mixeval/mc/0000"]
     rows = {r["item_id"]: r for r in t.iter_rows(named=True)}
     assert mixeval.prompt_text(rows["mixeval/ff/0010"]) == "Question: Q1?\nAnswer the question shortly."
-    assert mixeval.prompt_text(rows["mixeval/ff/0002"]) == "Question: Q2?\nAnswer the question. \nLet's think step by step."
+    assert (
+        mixeval.prompt_text(rows["mixeval/ff/0002"])
+        == "Question: Q2?\nAnswer the question. \nLet's think step by step."
+    )
     assert mixeval.prompt_text(rows["mixeval/ff/0003"]) == "Question: Some text.\nQ3?\nAnswer the question shortly."
     assert mixeval.prompt_text(rows["mixeval/mc/0000"]) == (
         "Pick\nA. x\nB. y\nAnswer with the option letter from the given choices directly.")
@@ -158,11 +189,19 @@ def test_arena_hard_loads_answers_with_line_separators(tables_by_name):
     df = tables_by_name["arena_hard"]
     answers = [json.loads(p)["baseline_answer"] for p in df["payload"]]
     assert all(a.strip() for a in answers) and any("\u2028" in a or "\x85" in a for a in answers)
-    assert set(df["category"].unique()) == {"hard_prompt/coding", "hard_prompt/math", "creative_writing/creative_writing"}
+    assert set(df["category"].unique()) == {
+        "hard_prompt/coding",
+        "hard_prompt/math",
+        "creative_writing/creative_writing",
+    }
     item = df.filter(pl.col("category") == "creative_writing/creative_writing").row(0, named=True)
     system, user = arena_hard.judge_messages(item, "AAA", "BBB")
-    assert system["content"] == arena_hard.CREATIVE_SYSTEM_PROMPT and "generating your own answer" not in system["content"]
-    assert user["content"].startswith("<|User Prompt|>\n") and "Answer|>\nAAA\n<|The End of Assistant A" in user["content"]
+    assert (
+        system["content"] == arena_hard.CREATIVE_SYSTEM_PROMPT and "generating your own answer" not in system["content"]
+    )
+    assert (
+        user["content"].startswith("<|User Prompt|>\n") and "Answer|>\nAAA\n<|The End of Assistant A" in user["content"]
+    )
 
 
 def test_alpaca_positions_are_deterministic_and_balanced():
@@ -176,7 +215,7 @@ def test_alpaca_positions_are_deterministic_and_balanced():
 def _generations(items: pl.DataFrame, responses: list[str], benchmark: str) -> pl.DataFrame:
     rows = [{"model": "m", "benchmark": benchmark, "config": "greedy", "item_id": i, "sample_idx": 0, "seed": None,
              "prompt": "p", "response": r, "prompt_tokens": 1, "response_tokens": 1, "finish_reason": "eos"}
-            for i, r in zip(items["item_id"].to_list(), responses)]
+            for i, r in zip(items["item_id"].to_list(), responses, strict=True)]
     return pl.DataFrame(rows, schema=tables.GENERATION_SCHEMA)
 
 
@@ -210,7 +249,7 @@ def test_unparsed_rows_score_zero_with_their_own_verdict(tmp_path, tables_by_nam
     gens = _generations(items, ["short", "a much longer answer " * 5, ""], "alpaca_eval")
     first = [alpaca_eval.model_first(i, 0) for i in items["item_id"]]
     replies = ["m" if first[0] else "M", "Model M is better", "M" if first[2] else "m"]
-    by_instruction = dict(zip(items["question"].to_list(), replies))
+    by_instruction = dict(zip(items["question"].to_list(), replies, strict=True))
 
     def reply(n, body):
         user = body["messages"][1]["content"]
@@ -245,7 +284,9 @@ def _short_items(df: pl.DataFrame, benchmark: str, n: int) -> pl.DataFrame:
     if benchmark == "mixeval":
         ff = df.filter(pl.col("item_id").str.starts_with("mixeval/ff/"))
         mc = df.filter(pl.col("item_id").str.starts_with("mixeval/mc/"))
-        return pl.concat([ff.sort(ff["question"].str.len_chars()).head(1), mc.sort(mc["question"].str.len_chars()).head(1)])
+        return pl.concat(
+            [ff.sort(ff["question"].str.len_chars()).head(1), mc.sort(mc["question"].str.len_chars()).head(1)]
+        )
     short = df.with_columns(size=size).sort("size").head(n).drop("size")
     # canned, shortened baseline texts: the point here is the judge's machinery, and the prompt
     # length is what costs time on 2 CPU cores

@@ -57,7 +57,16 @@ def workdir(clone) -> Path:
 def test_table1_is_filled_from_real_generations(workdir):
     t1 = pl.read_csv(workdir / "results/smoke/table1.csv")
     assert sorted(t1["benchmark"].to_list()) == ["gsm8k", "humaneval", "mmlu_redux"]
-    for col in ("greedy", "sample_mean", "sample_std", "sample_min", "sample_max", "delta", "greedy_tokens", "sample_tokens"):
+    for col in (
+        "greedy",
+        "sample_mean",
+        "sample_std",
+        "sample_min",
+        "sample_max",
+        "delta",
+        "greedy_tokens",
+        "sample_tokens",
+    ):
         assert t1[col].null_count() == 0, col
     assert (t1["n_runs"] == 2).all()
     gens = pl.read_parquet(workdir / "results/smoke/generations/smollm2-135m/mmlu_redux/sample.parquet")
@@ -118,8 +127,20 @@ def test_malformed_params_stop_before_any_job(workdir, clone, tmp_path, edit, me
 
 def test_lineage_of_a_row_reaches_raw_data(workdir, clone):
     res = subprocess.run(
-        [sys.executable, "-m", "goodbadgreedy.cli", "lineage", "results/smoke/table1.csv", "--row", "smollm2-135m,gsm8k,sample"],
-        cwd=workdir, env=clone.env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "goodbadgreedy.cli",
+            "lineage",
+            "results/smoke/table1.csv",
+            "--row",
+            "smollm2-135m,gsm8k,sample",
+        ],
+        cwd=workdir,
+        env=clone.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0, res.stderr
     out = res.stdout

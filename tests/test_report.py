@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 
 from goodbadgreedy.analysis.options import StatsOptions
 from goodbadgreedy.analysis.stats_tables import stats_tables
@@ -19,8 +20,6 @@ from goodbadgreedy.lineage import write_lineage
 from goodbadgreedy.plan import STATS_FILES
 from goodbadgreedy.plots import pass_at_k_plot, sweep_plot, table1_plot
 from goodbadgreedy.table1 import table1
-
-from test_analysis import DECODING, GREEDY, SAMPLE, checks, gens
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -90,7 +89,9 @@ def result_tree(tmp_path_factory):
         write_lineage(stats[name], stage="stats", inputs=inputs, params={"seed": 3})
     plots = {
         "table1": table1_plot(pl.read_csv(stats["intervals"]), "greedy", "sample", root / "plots" / "table1.png"),
-        "pass_at_k": pass_at_k_plot(pl.read_csv(stats["passk"], infer_schema_length=None), root / "plots" / "pass_at_k.png"),
+        "pass_at_k": pass_at_k_plot(
+            pl.read_csv(stats["passk"], infer_schema_length=None), root / "plots" / "pass_at_k.png"
+        ),
     }
     return {"root": root, "table1": t1, "stats": stats, "plots": plots}
 

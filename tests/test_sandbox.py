@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from goodbadgreedy.execution import STATUSES, SandboxError, Verdict, enforcement, run_programs
-from goodbadgreedy.execution import sandbox
+from goodbadgreedy.execution import STATUSES, SandboxError, Verdict, enforcement, run_programs, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = ROOT / "data" / "raw" / "humaneval" / "HumanEval.jsonl.gz"
@@ -298,7 +297,7 @@ def adversarial():
             facts["accepted"] = True
         except BlockingIOError:
             facts["accepted"] = False
-        yield cases, dict(zip(cases, verdicts)), facts
+        yield cases, dict(zip(cases, verdicts, strict=True)), facts
     finally:
         os.chdir(old_cwd)
         os.environ.pop(SECRET_NAME, None)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from goodbadgreedy.execution import run_programs
-from goodbadgreedy.execution import sandbox
+from goodbadgreedy.execution import run_programs, sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = ROOT / "data" / "raw" / "humaneval" / "HumanEval.jsonl.gz"
@@ -40,7 +39,7 @@ def test_all_canonical_solutions_pass(problems):
     verdicts = run_programs(
         [program(p, p["canonical_solution"]) for p in problems], timeout_s=10, workers=2
     )
-    bad = {p["task_id"]: v for p, v in zip(problems, verdicts) if v.status != "passed"}
+    bad = {p["task_id"]: v for p, v in zip(problems, verdicts, strict=True) if v.status != "passed"}
     assert not bad, bad
 
 

@@ -307,9 +307,9 @@ def test_logprob_matches_a_direct_forward_pass(tiny_model, tokenizer):
                     finish=["eos", "length", "eos", "stop", "length", "eos"])
     scorer = LogprobScorer({"batch_size": 3}, tokenizer=tokenizer, model=tiny_model)
     df = score_table(scorer, "logprob", ScoringInputs(gen))
-    got = dict(zip(zip(df["item_id"], df["sample_idx"]), df["reward"]))
+    got = dict(zip(zip(df["item_id"], df["sample_idx"], strict=True), df["reward"], strict=True))
     eos = tokenizer.eos_token_id
-    for (item, j, resp), prompt, fin in zip(rows, gen["prompt"], gen["finish_reason"]):
+    for (item, j, resp), prompt, fin in zip(rows, gen["prompt"], gen["finish_reason"], strict=True):
         p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         r = tokenizer(resp, add_special_tokens=False)["input_ids"] if resp else []
         if fin == "eos" or not r:  # EOS scored when the sample ended on it, or nothing else is
@@ -442,8 +442,8 @@ def test_reward_model_end_to_end_from_a_local_folder(reward_folders, folder, spe
     df = score_table(scorer, "rm", ScoringInputs(gen, items=GSM8K_ITEMS, options={}))
     validation.validate_table(df, "scores", expected_rows=len(RM_ROWS))
     assert not df["truncated"].any()
-    questions = dict(zip(GSM8K_ITEMS["item_id"], GSM8K_ITEMS["question"]))
-    for (item, j, resp), reward in zip(RM_ROWS, df.sort("item_id", "sample_idx")["reward"]):
+    questions = dict(zip(GSM8K_ITEMS["item_id"], GSM8K_ITEMS["question"], strict=True))
+    for (item, j, resp), reward in zip(RM_ROWS, df.sort("item_id", "sample_idx")["reward"], strict=True):
         # the user message is the benchmark prompt's last user turn (no few-shot exemplars)
         ref = _direct_reward(scorer.model, scorer.tokenizer, f"Question: {questions[item]}", resp, field=field)
         assert reward == pytest.approx(ref, abs=1e-5), (item, j)

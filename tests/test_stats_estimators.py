@@ -79,7 +79,7 @@ def exact_maj_by_counts(class_counts: list[int], gold_count: int, n_none: int, k
                 continue
             ties = sum(1 for x in xs if x == t)
             ways = math.comb(gold_count, t) * math.comb(n_none, rest)
-            for m, x in zip(class_counts, xs):
+            for m, x in zip(class_counts, xs, strict=True):
                 ways *= math.comb(m, x)
             total += Fraction(ways, 1 + ties)
     return total / math.comb(n, k)

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -34,17 +35,28 @@ def _params(**overrides):
 
 def test_sweep_config_names_are_deterministic():
     assert sweep_config_name("sample", "temperature", 0.5) == "sample-temperature-0.5"
-    assert sweep_config_name("sample", "temperature", 1) == sweep_config_name("sample", "temperature", 1.0) == "sample-temperature-1"
+    assert (
+        sweep_config_name("sample", "temperature", 1)
+        == sweep_config_name("sample", "temperature", 1.0)
+        == "sample-temperature-1"
+    )
     assert sweep_config_name("s", "top_p", 0.95) == "s-top_p-0.95"
 
 
 def test_sweeps_expand_into_decoding_configs():
-    cfg = _params(sweeps={"temperature": {"values": [1.5, 0, 0.5, 1.0]}, "repetition_penalty": {"values": [0.8, 1.0, 1.2]}})
+    cfg = _params(
+        sweeps={"temperature": {"values": [1.5, 0, 0.5, 1.0]}, "repetition_penalty": {"values": [0.8, 1.0, 1.2]}}
+    )
     p = plan(cfg)
     # declared first; T = 0 is the declared greedy config, T = 1.0 the base itself
     assert p.configs == ("greedy", "sample", "sample-temperature-0.5", "sample-temperature-1.5",
                          "sample-repetition_penalty-0.8", "sample-repetition_penalty-1.2")
-    assert p.sweeps["temperature"] == {"greedy": 0, "sample-temperature-0.5": 0.5, "sample": 1.0, "sample-temperature-1.5": 1.5}
+    assert p.sweeps["temperature"] == {
+        "greedy": 0,
+        "sample-temperature-0.5": 0.5,
+        "sample": 1.0,
+        "sample-temperature-1.5": 1.5,
+    }
     assert p.decoding["sample-temperature-0.5"] == {**cfg["decoding"]["sample"], "temperature": 0.5}
     assert p.decoding["sample-repetition_penalty-0.8"]["repetition_penalty"] == 0.8
     # params.yaml keys an expanded config is made from (dvc.yaml params)
@@ -75,8 +87,21 @@ def test_bad_sweeps_and_families_name_the_key(sweeps, families, match):
 
 
 def _intervals(rows):
-    cols = ["model", "benchmark", "config", "n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi"]
-    return pl.DataFrame([dict(zip(cols, r)) for r in rows], orient="row")
+    cols = [
+        "model",
+        "benchmark",
+        "config",
+        "n_items",
+        "n_samples",
+        "mean",
+        "run_std",
+        "run_min",
+        "run_max",
+        "interval",
+        "lo",
+        "hi",
+    ]
+    return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], orient="row")
 
 
 def test_sweep_table_rows_by_value_and_family():
@@ -106,7 +131,7 @@ def test_shard_ranges_tile_the_items():
         for shards in (1, 2, 3, 4):
             ranges = [shard_range(n, k, shards) for k in range(shards)]
             assert ranges[0][0] == 0 and ranges[-1][1] == n
-            assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+            assert all(a[1] == b[0] for a, b in pairwise(ranges))
     with pytest.raises(ConfigError, match="generation.shards"):
         shard_range(3, 2, 2)
 
@@ -176,8 +201,14 @@ def test_slurm_profile_dry_run_lists_the_sharded_jobs(tmp_path):
         profile = tmp_path / "slurm"
         profile.mkdir()
         (profile / "config.yaml").write_text(yaml.safe_dump(conf))
-    proc = subprocess.run([str(BIN / "snakemake"), "-n", "--forceall", "--profile", str(profile),
-                           "--workflow-profile", "none"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "-n", "--forceall", "--profile", str(profile), "--workflow-profile", "none"],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     shards = yaml.safe_load((REPO / "profiles/slurm/params.yaml").read_text())["generation"]["shards"]

@@ -18,7 +18,7 @@ def _lineage(args: argparse.Namespace) -> int:
         if len(parts) not in (2, 3):
             raise GoodBadGreedyError(f"--row {args.row!r}: expected model,benchmark[,config]")
         keys = ["model", "benchmark", "config"][: len(parts)]
-        select = dict(zip(keys, parts))
+        select = dict(zip(keys, parts, strict=True))
         if args.result.endswith(".csv"):
             table = pl.read_csv(args.result)
             cond = [pl.col(k) == v for k, v in select.items() if k in table.columns]

@@ -142,7 +142,9 @@ def render_report(
         The HTML document.
     """
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    template = env.from_string(resources.files("goodbadgreedy").joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
+    template = env.from_string(
+        resources.files("goodbadgreedy").joinpath("templates/report.html.j2").read_text(encoding="utf-8")
+    )
     sections = []
     for name, title, caption, imgs in SECTIONS:
         df = tables.get(name)
@@ -159,7 +161,9 @@ def render_report(
     all_images = {s: None for sec in sections for s in sec["images"]}
     all_images.update({"table1": None, **images})
     lin = {k: v for k, v in lineage.items() if v}
-    return template.render(tables=html_tables, images=all_images, lineage=lin, notes=list(notes), meta=dict(meta), sections=sections)
+    return template.render(
+        tables=html_tables, images=all_images, lineage=lin, notes=list(notes), meta=dict(meta), sections=sections
+    )
 
 
 _EMPTY = {
@@ -222,8 +226,12 @@ def build_report(
     if bon_csv or bon_png:
         for p in bon_png:
             images["best_of_n"] = png_data_uri(p)
-        sec: dict[str, Any] = {"name": "best_of_n", "title": "Best-of-N", "images": ["best_of_n"] if bon_png else [],
-                               "caption": "Best-, worst-, oracle- and random-of-N (reward-model selection among N samples)."}
+        sec: dict[str, Any] = {
+            "name": "best_of_n",
+            "title": "Best-of-N",
+            "images": ["best_of_n"] if bon_png else [],
+            "caption": "Best-, worst-, oracle- and random-of-N (reward-model selection among N samples).",
+        }
         if bon_csv:
             tables["best_of_n"] = pl.read_csv(bon_csv[0])
             lineage["best_of_n"] = lineage_summary(bon_csv[0], tables["best_of_n"])

@@ -28,7 +28,17 @@ import polars as pl
 from goodbadgreedy.errors import DataError, ValidationError
 from goodbadgreedy.io import sha256_file, write_csv, write_json, write_parquet
 
-PACKAGES = ("goodbadgreedy", "torch", "transformers", "polars", "great-expectations", "snakemake", "dvc", "numpy", "scipy")
+PACKAGES = (
+    "goodbadgreedy",
+    "torch",
+    "transformers",
+    "polars",
+    "great-expectations",
+    "snakemake",
+    "dvc",
+    "numpy",
+    "scipy",
+)
 
 
 def sidecar(path: str | os.PathLike[str], kind: str) -> Path:
@@ -47,8 +57,18 @@ def environment() -> dict[str, Any]:
     commit, dirty = None, None
     try:
         root = Path(__file__).resolve().parents[2]
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip() or None
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10).stdout
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         dirty = bool(status.strip()) if commit else None
     except (OSError, subprocess.SubprocessError):
         pass
@@ -123,7 +143,12 @@ def publish_table(
         df: the table.
         output: ``.parquet`` or ``.csv`` destination.
         kind: the validation suite (``benchmark`` | ``generation`` | ``check`` | ``scores``).
+        stage: the producing stage, recorded in the lineage sidecar.
+        inputs: the files the table was computed from (their sha256 are recorded).
+        params: the parameters the stage used, recorded.
+        wildcards: the rule's wildcards, recorded.
         expected_rows: items x samples, when known.
+        extra: more fields for the lineage record (besides ``rows`` and ``validation``).
     """
     from goodbadgreedy.validation import validate_table
 

@@ -86,7 +86,8 @@ def expand_sweeps(
     base's own value is the base config itself (nothing is generated twice). **Temperature 0 means
     greedy decoding** (the greedy end of the temperature axis, as in Song et al. 2024): that point
     is the first declared greedy config with the base's ``repetition_penalty`` (the only setting
-    argmax decoding reads), else a new config with ``do_sample: false`` (one run, no seed). Expanded configs follow the declared ones, sweep by sweep, in value order.
+    argmax decoding reads), else a new config with ``do_sample: false`` (one run, no seed).
+    Expanded configs follow the declared ones, sweep by sweep, in value order.
 
     Args:
         decoding: params.yaml's ``decoding`` (defaults filled in).
@@ -124,7 +125,9 @@ def expand_sweeps(
                     continue
             name = sweep_config_name(base, param, value)
             if name in decoding and dict(decoding[name]) != spec:
-                raise ConfigError(f"{source}: sweeps.{param}: config {name} is also declared in decoding, with other values")
+                raise ConfigError(
+                    f"{source}: sweeps.{param}: config {name} is also declared in decoding, with other values"
+                )
             out[name] = spec
             names[name] = value
         groups[param] = names

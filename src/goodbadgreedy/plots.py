@@ -53,7 +53,8 @@ def table1_plot(intervals: pl.DataFrame, greedy: str, sample: str, path: str | o
     Args:
         intervals: :func:`goodbadgreedy.analysis.intervals.intervals_table` (scores as fractions; plotted
             in percent).
-        greedy, sample: the two configs compared.
+        greedy: the greedy config compared.
+        sample: the sampling config compared.
         path: PNG destination.
 
     Returns:
@@ -127,13 +128,15 @@ def pass_at_k_plot(passk: pl.DataFrame, path: str | os.PathLike[str], *, configs
         _empty(fig.add_subplot(), "no sampled config: no pass@k curve")
         return save_png(fig, path)
     axes = fig.subplots(1, len(benches), squeeze=False)[0]
-    for ax, b in zip(axes, benches):
+    for ax, b in zip(axes, benches, strict=True):
         sub = df.filter(pl.col("benchmark") == b)
-        groups = sorted(set(zip(sub["model"].to_list(), sub["config"].to_list())))
+        groups = sorted(set(zip(sub["model"].to_list(), sub["config"].to_list(), strict=True)))
         for gi, (model, cfg) in enumerate(groups):
             color = f"C{gi}"
             for metric, ls in _LINESTYLES.items():
-                line = sub.filter((pl.col("model") == model) & (pl.col("config") == cfg) & (pl.col("metric") == metric)).sort("k")
+                line = sub.filter(
+                    (pl.col("model") == model) & (pl.col("config") == cfg) & (pl.col("metric") == metric)
+                ).sort("k")
                 if line.height:
                     ax.plot(line["k"].to_numpy(), 100 * line["value"].to_numpy(), ls, marker="o", markersize=3,
                             color=color, label=f"{metric} {model}/{cfg}" if len(groups) > 1 else metric)
@@ -187,11 +190,13 @@ def sweep_plot(
         _empty(fig.add_subplot(), f"no configs of the {param} sweep")
         return save_png(fig, path)
     axes = fig.subplots(len(groups), len(benches), squeeze=False)
-    for row, (family, models) in zip(axes, groups.items()):
-        for ax, b in zip(row, benches):
+    for row, (family, models) in zip(axes, groups.items(), strict=True):
+        for ax, b in zip(row, benches, strict=True):
             sub = df.filter(pl.col("benchmark") == b)
             for mi, model in enumerate(models):
-                rows = sorted(sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]])
+                rows = sorted(
+                    sub.filter(pl.col("model") == model).iter_rows(named=True), key=lambda r: values[r["config"]]
+                )
                 x = np.array([values[r["config"]] for r in rows], dtype=float)
                 y = np.array([100 * r["mean"] for r in rows])
                 lo = np.array([100 * r["lo"] if r["lo"] is not None else 100 * r["mean"] for r in rows])
@@ -199,9 +204,13 @@ def sweep_plot(
                 ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], marker="o", capsize=3,
                             color=f"C{mi}", label=model)
                 if greedy is not None:
-                    g = intervals.filter((pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy))
+                    g = intervals.filter(
+                        (pl.col("model") == model) & (pl.col("benchmark") == b) & (pl.col("config") == greedy)
+                    )
                     if g.height:
-                        ax.axhline(100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy")
+                        ax.axhline(
+                            100 * g["mean"][0], color=f"C{mi}", linestyle="--", linewidth=1, label=f"{model} greedy"
+                        )
             ax.set_title(f"{family}: {b}" if family else b)
             ax.set_xlabel(param)
             ax.set_ylabel("score (%)")

@@ -34,7 +34,8 @@ def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample:
     Args:
         checks: check tables of all models x benchmarks x configs (``tables.CHECK_SCHEMA``).
         generations: the matching generation tables (for response lengths).
-        greedy, sample: the config names compared (see :func:`table1_configs`).
+        greedy: the greedy config's name (see :func:`table1_configs`).
+        sample: the sampling config's name, compared with it.
 
     Returns:
         One row per (model, benchmark) with :data:`TABLE1_COLUMNS`; scores in percent;
@@ -66,7 +67,9 @@ def table1(checks: pl.DataFrame, generations: pl.DataFrame, greedy: str, sample:
     )
     pct = ["greedy", "sample_mean", "sample_std", "sample_min", "sample_max", "delta"]
     return (
-        out.with_columns([(pl.col(c) * 100).round(2) for c in pct] + [pl.col(c).round(1) for c in ("greedy_tokens", "sample_tokens")])
+        out.with_columns(
+            [(pl.col(c) * 100).round(2) for c in pct] + [pl.col(c).round(1) for c in ("greedy_tokens", "sample_tokens")]
+        )
         .select(TABLE1_COLUMNS)
         .sort(keys)
     )
@@ -97,7 +100,9 @@ def to_markdown(table: pl.DataFrame, *, n_samples: int, profile: str) -> str:
     failed = table.filter(pl.col("judge_unparsed") > 0) if "judge_unparsed" in table.columns else table.clear()
     if failed.height:
         lines += ["", "Judge outputs that did not parse (those rows score 0; see the check tables' `judge_output`):"]
-        lines += [f"- {r['model']} / {r['benchmark']}: {r['judge_unparsed']} rows" for r in failed.iter_rows(named=True)]
+        lines += [
+            f"- {r['model']} / {r['benchmark']}: {r['judge_unparsed']} rows" for r in failed.iter_rows(named=True)
+        ]
     return "\n".join(lines) + "\n"
 
 

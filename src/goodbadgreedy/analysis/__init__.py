@@ -1,5 +1,7 @@
-"""Statistics tables of the aggregate stage, one module per table, from the check and generation
-tables of every model x benchmark x decoding config.
+"""Statistics tables of the aggregate stage, one module per table.
+
+The tables are computed from the check and generation tables of every model x benchmark x
+decoding config.
 
 * :mod:`.passk`: pass@k, pass^k, G-Pass@k, mG-Pass@k, maj@k (``passk.csv``)
 * :mod:`.intervals`: mean score, spread over runs and its intervals (``intervals.csv``)

@@ -49,12 +49,30 @@ def intervals_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], opts: 
             "std_ddof": STD_DDOF, "run_min": float(runs.min()), "run_max": float(runs.max()),
             "confidence": opts.confidence,
         }
-        for col in ("boot_lo", "boot_hi", "boot_se", "clustered_se", "clt_lo", "clt_hi", "naive_se", "wilson_lo", "wilson_hi"):
+        for col in (
+            "boot_lo",
+            "boot_hi",
+            "boot_se",
+            "clustered_se",
+            "clt_lo",
+            "clt_hi",
+            "naive_se",
+            "wilson_lo",
+            "wilson_hi",
+        ):
             row[col] = None
         if m.n_items >= 2:
             b = cluster_bootstrap(x, n_boot=opts.n_boot, seed=opts.seed, confidence=opts.confidence)
             s = clustered_se(x, confidence=opts.confidence)
-            row.update(boot_lo=b.lo, boot_hi=b.hi, boot_se=b.se, clustered_se=s.se, clt_lo=s.lo, clt_hi=s.hi, naive_se=s.naive_se)
+            row.update(
+                boot_lo=b.lo,
+                boot_hi=b.hi,
+                boot_se=b.se,
+                clustered_se=s.se,
+                clt_lo=s.lo,
+                clt_hi=s.hi,
+                naive_se=s.naive_se,
+            )
         binary = bool(np.all((x == 0.0) | (x == 1.0)))
         if m.n_samples == 1 and binary:
             lo, hi = wilson_interval(int(x.sum()), m.n_items, opts.confidence)
@@ -62,7 +80,11 @@ def intervals_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], opts: 
         if row["wilson_lo"] is not None and m.n_items <= opts.wilson_max_items:
             row.update(interval="wilson", lo=row["wilson_lo"], hi=row["wilson_hi"])
         else:
-            row.update(interval="cluster_bootstrap" if row["boot_lo"] is not None else "none", lo=row["boot_lo"], hi=row["boot_hi"])
+            row.update(
+                interval="cluster_bootstrap" if row["boot_lo"] is not None else "none",
+                lo=row["boot_lo"],
+                hi=row["boot_hi"],
+            )
         rows.append(row)
     schema = {c: pl.Float64 for c in INTERVALS_COLUMNS}
     schema.update(model=pl.String, benchmark=pl.String, config=pl.String, interval=pl.String,

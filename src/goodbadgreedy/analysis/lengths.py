@@ -40,21 +40,49 @@ def lengths_table(generations: pl.DataFrame, greedy: str, opts: StatsOptions) ->
         pl.col("response_tokens").cast(pl.Float64).std(ddof=1).alias("std_tokens"),
         pl.col("response_tokens").cast(pl.Float64).median().alias("median_tokens"),
         pl.col("response_tokens").cast(pl.Float64).max().alias("max_tokens"),
-        ((pl.col("finish_reason") == "length").cast(pl.Float64).mean() if has_finish else pl.lit(None, pl.Float64)).alias("frac_length_limit"),
+        (
+            (pl.col("finish_reason") == "length").cast(pl.Float64).mean() if has_finish else pl.lit(None, pl.Float64)
+        ).alias("frac_length_limit"),
     ]
     base = generations.group_by(GROUP_KEYS).agg(agg).sort(GROUP_KEYS)
-    per_item = generations.group_by(GROUP_KEYS + ["item_id"]).agg(pl.col("response_tokens").cast(pl.Float64).mean().alias("t"))
+    per_item = generations.group_by(GROUP_KEYS + ["item_id"]).agg(
+        pl.col("response_tokens").cast(pl.Float64).mean().alias("t")
+    )
     diffs = []
     for row in base.iter_rows(named=True):
         d: dict[str, Any] = {k: row[k] for k in GROUP_KEYS}
         d.update(diff_vs_greedy=None, diff_lo=None, diff_hi=None, diff_p_value=None)
         if row["config"] != greedy:
-            a = per_item.filter((pl.col("model") == row["model"]) & (pl.col("benchmark") == row["benchmark"]) & (pl.col("config") == row["config"]))
-            g = per_item.filter((pl.col("model") == row["model"]) & (pl.col("benchmark") == row["benchmark"]) & (pl.col("config") == greedy))
+            a = per_item.filter(
+                (pl.col("model") == row["model"])
+                & (pl.col("benchmark") == row["benchmark"])
+                & (pl.col("config") == row["config"])
+            )
+            g = per_item.filter(
+                (pl.col("model") == row["model"])
+                & (pl.col("benchmark") == row["benchmark"])
+                & (pl.col("config") == greedy)
+            )
             j = a.join(g, on="item_id", suffix="_g").sort("item_id")
             if j.height >= 2:
-                t = paired_bootstrap(j["t"].to_numpy(), j["t_g"].to_numpy(), n_boot=opts.n_boot, seed=opts.seed, confidence=opts.confidence)
+                t = paired_bootstrap(
+                    j["t"].to_numpy(),
+                    j["t_g"].to_numpy(),
+                    n_boot=opts.n_boot,
+                    seed=opts.seed,
+                    confidence=opts.confidence,
+                )
                 d.update(diff_vs_greedy=t.diff, diff_lo=t.lo, diff_hi=t.hi, diff_p_value=t.p_value)
         diffs.append(d)
-    dschema = {**{k: pl.String for k in GROUP_KEYS}, "diff_vs_greedy": pl.Float64, "diff_lo": pl.Float64, "diff_hi": pl.Float64, "diff_p_value": pl.Float64}
-    return base.join(pl.DataFrame(diffs, schema=dschema), on=GROUP_KEYS, how="left").select(LENGTHS_COLUMNS).sort(GROUP_KEYS)
+    dschema = {
+        **{k: pl.String for k in GROUP_KEYS},
+        "diff_vs_greedy": pl.Float64,
+        "diff_lo": pl.Float64,
+        "diff_hi": pl.Float64,
+        "diff_p_value": pl.Float64,
+    }
+    return (
+        base.join(pl.DataFrame(diffs, schema=dschema), on=GROUP_KEYS, how="left")
+        .select(LENGTHS_COLUMNS)
+        .sort(GROUP_KEYS)
+    )

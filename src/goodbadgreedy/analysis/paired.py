@@ -39,8 +39,21 @@ def _paired_rows(comparison: str, a: ScoreMatrix, b: ScoreMatrix, opts: StatsOpt
         for r in range(xb.shape[1]):
             t = mcnemar(xa[:, 0], xb[:, r], confidence=opts.confidence)
             detail = f"{a.config} vs run {r} of {b.config}" if xb.shape[1] > 1 else f"{a.config} vs {b.config}"
-            rows.append({**base, "test": "mcnemar", "detail": detail, "diff": t.diff, "lo": t.lo, "hi": t.hi,
-                         "p_value": t.p_value, "statistic": t.statistic, "b10": t.b10, "b01": t.b01, "method": t.method})
+            rows.append(
+                {
+                    **base,
+                    "test": "mcnemar",
+                    "detail": detail,
+                    "diff": t.diff,
+                    "lo": t.lo,
+                    "hi": t.hi,
+                    "p_value": t.p_value,
+                    "statistic": t.statistic,
+                    "b10": t.b10,
+                    "b01": t.b01,
+                    "method": t.method,
+                }
+            )
     if xa.shape[0] >= 2 and (xa.shape[1] > 1 or xb.shape[1] > 1 or not binary):
         t = paired_bootstrap(xa, xb, n_boot=opts.n_boot, seed=opts.seed, confidence=opts.confidence)
         rows.append({**base, "test": "paired_bootstrap",
@@ -91,6 +104,21 @@ def paired_table(
                 if a is not None and b is not None:
                     rows.extend(_paired_rows("model_vs_model", a, b, opts))
     schema = {c: pl.Float64 for c in PAIRED_COLUMNS}
-    schema.update({c: pl.String for c in ("comparison", "benchmark", "model_a", "config_a", "model_b", "config_b", "test", "detail", "method")})
+    schema.update(
+        {
+            c: pl.String
+            for c in (
+                "comparison",
+                "benchmark",
+                "model_a",
+                "config_a",
+                "model_b",
+                "config_b",
+                "test",
+                "detail",
+                "method",
+            )
+        }
+    )
     schema.update(n_items=pl.Int64, b10=pl.Int64, b01=pl.Int64)
     return pl.DataFrame(rows, schema=schema).select(PAIRED_COLUMNS)

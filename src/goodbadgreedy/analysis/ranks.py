@@ -1,5 +1,8 @@
-"""The rank tables: each model's rank under greedy vs the sampling mean (``ranks.csv``), and
-pairwise orderings that flip between the two, with P(A beats B on a random run) (``rank_flips.csv``)."""
+"""The rank tables: greedy vs sampling ranks and the pairwise orderings that flip.
+
+Each model's rank under greedy vs the sampling mean (``ranks.csv``), and pairwise orderings that
+flip between the two, with P(A beats B on a random run) (``rank_flips.csv``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,16 @@ import polars as pl
 
 from goodbadgreedy.analysis.score_matrix import ScoreMatrix
 
-RANKS_COLUMNS = ["benchmark", "sample_config", "model", "greedy", "sample_mean", "rank_greedy", "rank_sample", "rank_change"]
+RANKS_COLUMNS = [
+    "benchmark",
+    "sample_config",
+    "model",
+    "greedy",
+    "sample_mean",
+    "rank_greedy",
+    "rank_sample",
+    "rank_change",
+]
 RANK_FLIPS_COLUMNS = [
     "benchmark", "sample_config", "model_a", "model_b", "greedy_a", "greedy_b", "mean_a", "mean_b",
     "greedy_order", "sample_order", "flip", "p_a_beats_b",
@@ -28,7 +40,7 @@ def _ranks(values: Mapping[str, float]) -> dict[str, float]:
 
     names = sorted(values)
     r = rankdata([-values[n] for n in names], method="average")
-    return {n: float(v) for n, v in zip(names, r)}
+    return {n: float(v) for n, v in zip(names, r, strict=True)}
 
 
 def _comparable(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]):
@@ -39,7 +51,9 @@ def _comparable(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: st
             yield bench, cfg, [m for m in models if (m, bench, greedy) in matrices and (m, bench, cfg) in matrices]
 
 
-def ranks_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]) -> pl.DataFrame:
+def ranks_table(
+    matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]
+) -> pl.DataFrame:
     """Each model's rank per benchmark under greedy and under the sampling mean (1 = best).
 
     Ties get the average rank. One table per sampling config in ``samples``; only models that
@@ -87,7 +101,9 @@ def p_beats(runs_a: np.ndarray, runs_b: np.ndarray) -> float:
     return float(gt + 0.5 * eq)
 
 
-def rank_flips_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]) -> pl.DataFrame:
+def rank_flips_table(
+    matrices: Mapping[tuple[str, str, str], ScoreMatrix], greedy: str, samples: Sequence[str]
+) -> pl.DataFrame:
     """Pairwise model orderings under greedy vs sampling mean, and P(A beats B on a random run).
 
     For every benchmark, sampling config and pair of models (a < b by name): their greedy scores
@@ -109,6 +125,8 @@ def rank_flips_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], greed
                          "greedy_order": go, "sample_order": so, "flip": go != so,
                          "p_a_beats_b": p_beats(sa.mean(axis=0), sb.mean(axis=0))})
     schema = {c: pl.Float64 for c in RANK_FLIPS_COLUMNS}
-    schema.update({c: pl.String for c in ("benchmark", "sample_config", "model_a", "model_b", "greedy_order", "sample_order")})
+    schema.update(
+        {c: pl.String for c in ("benchmark", "sample_config", "model_a", "model_b", "greedy_order", "sample_order")}
+    )
     schema["flip"] = pl.Boolean
     return pl.DataFrame(rows, schema=schema).select(RANK_FLIPS_COLUMNS)

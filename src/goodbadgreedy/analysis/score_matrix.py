@@ -1,5 +1,7 @@
-"""Check rows as one ``(n_items, n_samples)`` score matrix per (model, benchmark, config): what
-most statistics tables are computed from."""
+"""Check rows as one ``(n_items, n_samples)`` score matrix per (model, benchmark, config).
+
+Most statistics tables are computed from these matrices.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +33,12 @@ class ScoreMatrix:
 
     @property
     def n_items(self) -> int:
+        """Number of items (rows of ``scores``)."""
         return self.scores.shape[0]
 
     @property
     def n_samples(self) -> int:
+        """Number of samples per item (columns of ``scores``)."""
         return self.scores.shape[1]
 
     @property
@@ -44,6 +48,7 @@ class ScoreMatrix:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """``(model, benchmark, config)``."""
         return (self.model, self.benchmark, self.config)
 
 

@@ -14,8 +14,10 @@ SWEEP_COLUMNS = [
 
 
 def model_families(models: Sequence[str], families: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
-    """``(family, model)`` pairs: each model once per family it belongs to, in families order;
-    a model in no family once, with family ``""``. With no families, every model with ``""``."""
+    """``(family, model)`` pairs: each model once per family it belongs to, in families order.
+
+    A model in no family comes once, with family ``""``. With no families, every model with ``""``.
+    """
     pairs = [(f, m) for f, members in families.items() for m in members if m in models]
     grouped = {m for _, m in pairs}
     return pairs + [("", m) for m in models if m not in grouped]
@@ -58,13 +60,35 @@ def sweep_table(
             for family, model in fam:
                 if model != r["model"]:
                     continue
-                rows.append({
-                    "param": param, "value": float(values[r["config"]]), "family": family, "model": model,
-                    "benchmark": r["benchmark"], "config": r["config"], "greedy_decoding": r["n_samples"] == 1,
-                    **{c: r[c] for c in ("n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi")},
-                    "greedy_mean": base.get((model, r["benchmark"])),
-                })
+                rows.append(
+                    {
+                        "param": param,
+                        "value": float(values[r["config"]]),
+                        "family": family,
+                        "model": model,
+                        "benchmark": r["benchmark"],
+                        "config": r["config"],
+                        "greedy_decoding": r["n_samples"] == 1,
+                        **{
+                            c: r[c]
+                            for c in (
+                                "n_items",
+                                "n_samples",
+                                "mean",
+                                "run_std",
+                                "run_min",
+                                "run_max",
+                                "interval",
+                                "lo",
+                                "hi",
+                            )
+                        },
+                        "greedy_mean": base.get((model, r["benchmark"])),
+                    }
+                )
     schema = {c: pl.Float64 for c in SWEEP_COLUMNS}
     schema.update(param=pl.String, family=pl.String, model=pl.String, benchmark=pl.String, config=pl.String,
                   greedy_decoding=pl.Boolean, n_items=pl.Int64, n_samples=pl.Int64, interval=pl.String)
-    return pl.DataFrame(rows, schema=schema).select(SWEEP_COLUMNS).sort(["param", "family", "model", "benchmark", "value"])
+    return (
+        pl.DataFrame(rows, schema=schema).select(SWEEP_COLUMNS).sort(["param", "family", "model", "benchmark", "value"])
+    )

@@ -511,7 +511,7 @@ class Server:
             null = os.open("/dev/null", os.O_RDWR)
             high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (null, cap_fd, nonce_r, res_w)]
             for target, src in zip((0, 1, 2, NONCE_FD, RESULT_FD),
-                                   (high[0], high[1], high[1], high[2], high[3])):
+                                   (high[0], high[1], high[1], high[2], high[3]), strict=True):
                 os.dup2(src, target)
             os.closerange(RESULT_FD + 1, 1024)  # control pipes, pidfds, the sources above
             rl = resource.setrlimit

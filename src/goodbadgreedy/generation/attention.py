@@ -43,11 +43,16 @@ def rowwise_attention_forward(
     """Attention over each row's valid key span, on one thread (see the module docstring).
 
     Args:
+        module: the attention layer (its ``num_key_value_groups`` > 1 means grouped-query attention).
         query: (batch, heads, q_len, head_dim).
-        key, value: (batch, kv_heads, kv_len, head_dim).
+        key: (batch, kv_heads, kv_len, head_dim).
+        value: (batch, kv_heads, kv_len, head_dim).
         attention_mask: (batch, 1, q_len, kv_len) bool mask from transformers' sdpa mask builder
             (True = attend), or None when no row is padded. Padding is on the left: a row's
             valid keys are a contiguous span ending at kv_len.
+        dropout: ignored (inference only: no attention dropout).
+        scaling: the softmax scale (None: 1/sqrt(head_dim)).
+        **kwargs: the other arguments of transformers' attention interface, ignored.
 
     Returns:
         ``(output, None)`` with output (batch, q_len, heads, head_dim); outputs at padded query

@@ -102,7 +102,9 @@ class OpenAIServedBackend:
         from goodbadgreedy.generation.openai_backend import OpenAIBackend
 
         common = dict(api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s)
-        self.chat = OpenAIBackend(base_url, model, endpoint="chat", continue_final_message=continue_final_message, **common)
+        self.chat = OpenAIBackend(
+            base_url, model, endpoint="chat", continue_final_message=continue_final_message, **common
+        )
         self.completions = OpenAIBackend(base_url, model, endpoint="completions", **common)
         if isinstance(tokenizer, str):
             from goodbadgreedy.errors import ModelLoadError

@@ -22,10 +22,13 @@ class PreallocatedLayer(DynamicLayer):
         self.length = 0
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        """Allocate the buffers on the first update, with the batch, heads, dtype and device of its states."""
         b, h, _, d = key_states.shape
         self.device = key_states.device
         self._k = torch.empty((b, h, self.capacity, d), dtype=key_states.dtype, device=self.device)
-        self._v = torch.empty((b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype, device=self.device)
+        self._v = torch.empty(
+            (b, h, self.capacity, value_states.shape[-1]), dtype=value_states.dtype, device=self.device
+        )
         self.keys, self.values = self._k[:, :, :0], self._v[:, :, :0]
         self.is_initialized = True
 
@@ -43,6 +46,7 @@ class PreallocatedLayer(DynamicLayer):
         return self.keys, self.values
 
     def get_seq_length(self) -> int:
+        """Number of tokens stored so far."""
         return self.length
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
@@ -59,5 +63,6 @@ class PreallocatedCache(Cache):
         super().__init__(layers=[PreallocatedLayer(capacity) for _ in range(num_layers)])
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep (and possibly repeat) the rows ``indices`` of the batch, in every layer."""
         for layer in self.layers:
             layer.batch_select_indices(indices)

@@ -317,7 +317,7 @@ class _Batcher:
             if self.seen is not None:
                 self.seen[idx, toks] = True
             generated(len(rows))
-            for i, r, t in zip(live, rows, toks.tolist()):
+            for i, r, t in zip(live, rows, toks.tolist(), strict=True):
                 if self._append(r, t, max_steps):
                     self.slots[i] = None
                     finished(r)
@@ -369,7 +369,10 @@ class _Batcher:
         res = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True,
                          logits_to_keep=ROW_BLOCK)
         for i, p in enumerate(todo):
-            kv = [(layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :]) for layer in res.cache.layers]
+            kv = [
+                (layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :])
+                for layer in res.cache.layers
+            ]
             self.prefixes[p] = (kv, res.logits[i, -1, :])
 
     def _take(self, queue: list[_Row], n: int) -> list[_Row]:
@@ -377,8 +380,11 @@ class _Batcher:
         return taken
 
     def _start(self, queue: list[_Row]) -> None:
-        """Open a fresh batch: slots for the first rows of the queue, a timeline as wide as the
-        longest prompt (rounded up to whole blocks), room for max_new_tokens more columns."""
+        """Open a fresh batch: slots for the first rows of the queue.
+
+        The timeline is as wide as the longest prompt (rounded up to whole blocks), with room for
+        max_new_tokens more columns.
+        """
         from goodbadgreedy.generation.cache import PreallocatedCache
 
         taken = self._take(queue, self.batch_size)
@@ -414,7 +420,7 @@ class _Batcher:
         taken = self._take(queue, n)
         self._prefill([r.prompt_idx for r in taken])
         free = [i for i, r in enumerate(self.slots) if r is None]
-        for i, r in zip(free, taken):
+        for i, r in zip(free, taken, strict=False):
             self._place(i, r)
 
     def _place(self, slot: int, r: _Row, ghost: bool = False) -> None:
@@ -424,7 +430,7 @@ class _Batcher:
         if n > self.length:  # cannot happen with longest-first order; kept as a guard
             raise RuntimeError(f"prompt of {n} tokens admitted into a timeline of {self.length}")
         lo = self.length - n
-        for layer, (k, v) in zip(self.cache.layers, kv):
+        for layer, (k, v) in zip(self.cache.layers, kv, strict=True):
             layer._k[slot, :, lo : self.length] = k
             layer._v[slot, :, lo : self.length] = v
         self.attn[slot].zero_()
@@ -443,8 +449,11 @@ class _Batcher:
 
     # ----- decoding -----
     def _compact(self, live: list[int], step_ids: torch.Tensor) -> torch.Tensor:
-        """Drop free slots down to whole blocks (live rows keep their order; the last live row is
-        repeated as ghost rows to fill the last block)."""
+        """Drop free slots down to whole blocks.
+
+        Live rows keep their order; the last live row is repeated as ghost rows to fill the last
+        block.
+        """
         kept = live + [live[-1]] * (_round_up(len(live)) - len(live))
         idx = torch.tensor(kept, dtype=torch.long, device=self.device)
         self.cache.batch_select_indices(idx)
@@ -455,12 +464,17 @@ class _Batcher:
         return step_ids.index_select(0, idx)
 
     def _make_room(self) -> None:
-        """Before a step on a full timeline: drop the leading columns that no live row attends
-        to (shift the cache left), or grow the cache when every column is still in use."""
+        """Make room before a step on a full timeline.
+
+        Drop the leading columns that no live row attends to (shift the cache left), or grow the
+        cache when every column is still in use.
+        """
         layer0 = self.cache.layers[0]
         if self.length < layer0.capacity:
             return
-        live = torch.tensor([i for i, r in enumerate(self.slots) if r is not None], dtype=torch.long, device=self.device)
+        live = torch.tensor(
+            [i for i, r in enumerate(self.slots) if r is not None], dtype=torch.long, device=self.device
+        )
         first = int(self.attn.index_select(0, live).to(torch.int8).argmax(dim=-1).min())
         keep = self.length - first
         grow = max(0, keep + self.params.max_new_tokens - layer0.capacity)

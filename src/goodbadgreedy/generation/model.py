@@ -164,7 +164,9 @@ def prepare_model(name: str, spec: dict[str, Any], out_dir: str | os.PathLike[st
         digest = sha256_file(gguf)
         weights = out / "hf"
         convert_gguf(gguf, weights)
-        prepared = PreparedModel(name, str(weights.resolve()), f"packaged:{spec['package']}/{spec['gguf_file']}", digest)
+        prepared = PreparedModel(
+            name, str(weights.resolve()), f"packaged:{spec['package']}/{spec['gguf_file']}", digest
+        )
     elif source == "hf":
         folder, revision = _resolve_hf(spec["id"], spec.get("revision"))
         files = sorted(Path(folder).glob("*.safetensors")) or sorted(Path(folder).glob("*.bin"))

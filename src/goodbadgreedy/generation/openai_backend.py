@@ -399,7 +399,7 @@ class OpenAIBackend:
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seed lists")
         jobs: list[tuple[int, int, dict[str, Any], tuple[str, ...]]] = []
-        for i, (prompt, seed_list) in enumerate(zip(prompts, seeds)):
+        for i, (prompt, seed_list) in enumerate(zip(prompts, seeds, strict=True)):
             stops = tuple(dict.fromkeys([*stop, *(prompt.stop if isinstance(prompt, Prompt) else ())]))
             for j, seed in enumerate(seed_list):
                 if seed is None and not params.greedy:

@@ -93,12 +93,14 @@ def generate_table(
 
     Args:
         items: the selected items (``tables.BENCHMARK_SCHEMA``).
-        benchmark, options: registry name and its ``benchmark_options``.
+        benchmark: the benchmark's registry name.
+        options: its ``benchmark_options``.
         model_name: the model's key in params.yaml (enters the seeds and the table).
         backend: a :class:`~goodbadgreedy.generation.backend_base.Backend` (built by
             :func:`~goodbadgreedy.generation.backends.build_backend`); its ``cache_identity()``
             enters the cache key.
-        config_name, decoding: the decoding config's key and entry in params.yaml.
+        config_name: the decoding config's key in params.yaml.
+        decoding: the decoding config's entry in params.yaml.
         n_samples: samples per item for a sampling config (ignored for greedy decoding).
         max_new_tokens: generation budget per sample.
         seed: global seed.
@@ -167,7 +169,7 @@ def generate_table(
             i = idxs[k]
             item_id = rows[i]["item_id"]
             recs = []
-            for j, s, sd in zip(todo[item_id], samples, seeds[k]):
+            for j, s, sd in zip(todo[item_id], samples, seeds[k], strict=True):
                 n_prompt = getattr(s, "prompt_tokens", None)  # a server's usage report comes first
                 if n_prompt is None:
                     n_prompt = prepared[i].n_tokens
@@ -238,11 +240,15 @@ def merge_generation_shards(frames: Sequence[pl.DataFrame], items: pl.DataFrame,
     Raises:
         DataError: an (item, sample) missing, repeated, or not of the subset (first one named).
     """
-    df = pl.concat([f.select(list(tables.GENERATION_SCHEMA)) for f in frames]) if frames else pl.DataFrame(schema=tables.GENERATION_SCHEMA)
+    df = (
+        pl.concat([f.select(list(tables.GENERATION_SCHEMA)) for f in frames])
+        if frames
+        else pl.DataFrame(schema=tables.GENERATION_SCHEMA)
+    )
     df = df.cast(tables.GENERATION_SCHEMA)
     expected = {(i, j) for i in items["item_id"].to_list() for j in range(n_samples)}
     seen: set[tuple[str, int]] = set()
-    for key in zip(df["item_id"].to_list(), df["sample_idx"].to_list()):
+    for key in zip(df["item_id"].to_list(), df["sample_idx"].to_list(), strict=True):
         if key in seen:
             raise DataError(f"generation shards: item {key[0]!r} sample {key[1]} is in more than one shard")
         if key not in expected:

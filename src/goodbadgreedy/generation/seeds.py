@@ -21,7 +21,10 @@ def derive_seed(global_seed: int, model: str, benchmark: str, item_id: str, conf
 
     Args:
         global_seed: ``params.yaml: seed``.
-        model, benchmark, item_id, config: names as in the tables.
+        model: the model's name, as in the tables.
+        benchmark: the benchmark's name, as in the tables.
+        item_id: the item's id, as in the tables.
+        config: the decoding config's name, as in the tables.
         sample_idx: the sample's index j (0-based).
 
     Returns:

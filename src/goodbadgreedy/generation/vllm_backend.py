@@ -61,7 +61,9 @@ def import_vllm():
     try:
         import vllm
     except ImportError as exc:
-        raise BackendError(f"backend 'vllm' needs the vllm package, which is not installed ({exc}); {INSTALL_HINT}") from exc
+        raise BackendError(
+            f"backend 'vllm' needs the vllm package, which is not installed ({exc}); {INSTALL_HINT}"
+        ) from exc
     return vllm
 
 
@@ -184,7 +186,9 @@ class VLLMBackend:
             try:
                 llm = self._vllm.LLM(**kwargs)
             except Exception as exc:
-                raise BackendError(f"vllm: cannot start the engine for {load_path} ({type(exc).__name__}: {exc})") from exc
+                raise BackendError(
+                    f"vllm: cannot start the engine for {load_path} ({type(exc).__name__}: {exc})"
+                ) from exc
         self.llm = llm
 
     def prepare(self, prompt) -> PreparedPrompt:

@@ -112,20 +112,20 @@ def judged_check(
     matched = items_for(items, generations, name=name)
     responses = generations["response"].to_list()
     sample_idx = generations["sample_idx"].to_list()
-    games = [games_for(item, resp or "", j) for item, resp, j in zip(matched, responses, sample_idx)]
+    games = [games_for(item, resp or "", j) for item, resp, j in zip(matched, responses, sample_idx, strict=True)]
     flat = [g.messages for gs in games for g in gs]
     replies = iter(client.complete(flat))
     judgements: list[Judgement] = []
     n_fail_games = n_fail_rows = 0
-    for item, gs in zip(matched, games):
+    for item, gs in zip(matched, games, strict=True):
         outs = [next(replies) for _ in gs]
-        results = [g.parse(r.output) for g, r in zip(gs, outs)]
+        results = [g.parse(r.output) for g, r in zip(gs, outs, strict=True)]
         scores = [r.score for r in results if r.score is not None]
         fails = len(results) - len(scores)
         score = sum(scores) / len(scores) if scores else 0.0
         n_fail_games += fails
         n_fail_rows += not scores
-        notes = [f"game {k}: {g.note}; finish={o.finish_reason}" for k, (g, o) in enumerate(zip(gs, outs))]
+        notes = [f"game {k}: {g.note}; finish={o.finish_reason}" for k, (g, o) in enumerate(zip(gs, outs, strict=True))]
         judgements.append(Judgement(
             extracted=",".join(r.label or "" for r in results) if any(r.label for r in results) else None,
             gold=gold_for(item),
@@ -155,7 +155,7 @@ def judge_summary(checks: pl.DataFrame) -> dict[str, Any]:
         "judge_outputs": n_games,
         "judge_parse_failures": int(checks["judge_parse_failures"].fill_null(0).sum()),
         "rows_without_parsed_judgement": int((checks["verdict"] == PARSE_FAILURE).sum()),
-        "verdicts": dict(zip(counts["verdict"].to_list(), counts["len"].to_list())),
+        "verdicts": dict(zip(counts["verdict"].to_list(), counts["len"].to_list(), strict=True)),
     }
 
 

@@ -51,9 +51,9 @@ def mixeval_option(output: str) -> str | None:
 
 
 def arena_verdict(output: str) -> str | None:
-    """The verdict label of an Arena-Hard judgement, as arena-hard-auto's ``get_score`` reads it.
+    r"""The verdict label of an Arena-Hard judgement, as arena-hard-auto's ``get_score`` reads it.
 
-    Rule: all matches of ``\\[\\[([AB<>=]+)\\]\\]``; exactly one distinct label is the verdict;
+    Rule: all matches of ``\[\[([AB<>=]+)\]\]``; exactly one distinct label is the verdict;
     none, or several different labels, is a failure (arena-hard-auto re-asks on none and drops the
     game on several). A label outside :data:`ARENA_LABELS` (e.g. ``[[AB]]``) is a failure too.
 

@@ -67,7 +67,9 @@ def win_rate(preferences) -> float:
     return float(y.mean())
 
 
-def length_controlled_win_rate(preferences, model_lengths, baseline_lengths, *, l2: float = 1e-3) -> LengthControlledFit:
+def length_controlled_win_rate(
+    preferences, model_lengths, baseline_lengths, *, l2: float = 1e-3
+) -> LengthControlledFit:
     """Fit the length-controlled GLM (variant in the module docstring) and return the LC win rate.
 
     Args:

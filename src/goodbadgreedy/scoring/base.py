@@ -66,7 +66,9 @@ class Scorer(Protocol):
 
     kind: str
 
-    def score(self, inputs: ScoringInputs) -> Scores: ...
+    def score(self, inputs: ScoringInputs) -> Scores:
+        """Score every generation row of ``inputs`` (see :class:`Scores`)."""
+        ...
 
     def describe(self) -> dict[str, Any]:
         """What the lineage sidecar records about the scorer (model path, sha, counts)."""

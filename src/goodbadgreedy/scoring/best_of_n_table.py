@@ -91,7 +91,7 @@ def reward_matrices(
         if extra.height:
             other = "checks" if name == "scores" else "scores"
             raise DataError(f"best_of_n: {extra.height} {name} row(s) have no {other} row; "
-                            f"first: {dict(zip(_KEYS, extra.row(0)))}")
+                            f"first: {dict(zip(_KEYS, extra.row(0), strict=False))}")
     joined = s.join(c, on=_KEYS, how="inner").sort(["item_id", "sample_idx"])
     counts = joined.group_by("item_id").len()
     if counts["len"].n_unique() != 1:

@@ -117,7 +117,7 @@ def mean_logprobs(
     n = len(prompt_ids)
     if any(len(p) == 0 for p in prompt_ids) or any(len(r) == 0 for r in response_ids):
         raise ValueError("mean_logprobs: every prompt and response needs at least one token")
-    lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids)]
+    lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids, strict=True)]
     order = sorted(range(n), key=lambda i: (-lengths[i], i))
     out = np.zeros(n, dtype=np.float64)
     device = next(model.parameters()).device

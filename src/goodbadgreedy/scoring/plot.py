@@ -51,7 +51,7 @@ def plot_best_of_n(table: pl.DataFrame, greedy: pl.DataFrame, dest: str | os.Pat
                 ax.set_visible(False)
                 continue
 
-            def line(est: str, scorer: str | None = None):
+            def line(est: str, scorer: str | None = None, sub: pl.DataFrame = sub):
                 d = sub.filter(pl.col("estimator") == est)
                 d = d.filter(pl.col("scorer") == (scorer if scorer is not None else d["scorer"][0]))
                 d = d.sort("N")
@@ -80,7 +80,7 @@ def plot_best_of_n(table: pl.DataFrame, greedy: pl.DataFrame, dest: str | os.Pat
                 ax.set_ylabel("accuracy (%)")
     handles, labels = [], []
     for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)

@@ -59,8 +59,11 @@ DEFAULT_BATCH_SIZE = 8
 
 
 def resolve_runtime(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
-    """``auto`` device -> ``cuda`` when available else ``cpu``; ``auto`` dtype -> bfloat16 on CUDA,
-    float32 elsewhere. Returns ``(device, dtype)``."""
+    """Resolve ``auto`` device and dtype; returns ``(device, dtype)``.
+
+    ``auto`` device -> ``cuda`` when available else ``cpu``; ``auto`` dtype -> bfloat16 on CUDA,
+    float32 elsewhere.
+    """
     import torch
 
     if device == "auto":
@@ -84,8 +87,8 @@ def load_reward_model(
         model_id: a local folder, or a hub id already in the Hugging Face cache (downloaded only
             when the hub is reachable and ``HF_HUB_OFFLINE`` is unset).
         revision: hub revision.
-        device, dtype: see :func:`resolve_runtime`; dtype ``float32`` | ``bfloat16`` |
-            ``float16`` | ``auto``.
+        device: see :func:`resolve_runtime`.
+        dtype: ``float32`` | ``bfloat16`` | ``float16`` | ``auto`` (see :func:`resolve_runtime`).
         trust_remote_code: run the model folder's own modeling code (ArmoRM needs it).
 
     Returns:
@@ -132,7 +135,7 @@ def conversations(inputs: ScoringInputs, benchmark: str) -> list[list[dict[str, 
     matched = items_for(inputs.items, inputs.generations, name=benchmark)
     cache: dict[str, tuple[str, str]] = {}
     out = []
-    for item, resp in zip(matched, inputs.generations["response"].to_list()):
+    for item, resp in zip(matched, inputs.generations["response"].to_list(), strict=True):
         if item["item_id"] not in cache:
             prompt = module.build_prompt(item, dict(inputs.options))
             users = [m["content"] for m in prompt.messages if m["role"] == "user"]

@@ -195,7 +195,10 @@ def worst_of_n(
     samples, argmin, the first sample wins ties.
 
     Args:
-        rewards, correct, N, per_item: as :func:`best_of_n_unbiased`.
+        rewards: as :func:`best_of_n_unbiased`.
+        correct: as :func:`best_of_n_unbiased`.
+        N: as :func:`best_of_n_unbiased`.
+        per_item: as :func:`best_of_n_unbiased`.
         method: ``"unbiased"`` or ``"first"``.
 
     Returns:

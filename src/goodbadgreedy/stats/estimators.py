@@ -363,7 +363,9 @@ def mg_pass_at_k(n: object, c: object, k: int) -> np.ndarray | float:
     Source: Liu et al. 2024, arXiv:2412.13147, Sec. 2 (definition of mG-Pass@k).
 
     Args:
-        n, c, k: as :func:`g_pass_at_k`.
+        n: as :func:`g_pass_at_k`.
+        c: as :func:`g_pass_at_k`.
+        k: as :func:`g_pass_at_k`.
 
     Returns:
         Per-item mG-Pass@k in [0, 1]: array of the broadcast shape, or ``float`` for scalars.
@@ -475,8 +477,10 @@ def _maj_unbiased_profile(g: int, other_counts: tuple[int, ...], n_none: int, k:
 
 
 def _as_list(x: object, *, max_ndim: int = 1) -> list | None:
-    """``x`` as a list if it is a non-string sequence or a numpy array of at most ``max_ndim``
-    (>= 1) dimensions, else None."""
+    """``x`` as a list, or None if it is not a list-like.
+
+    List-like: a non-string sequence, or a numpy array of 1 to ``max_ndim`` dimensions.
+    """
     if isinstance(x, np.ndarray):
         return x.tolist() if 1 <= x.ndim <= max_ndim else None
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
@@ -548,7 +552,7 @@ def maj_at_k(
     k = _check_int(k, "k", minimum=1)
     out = np.empty(len(answers))
     memo: dict[tuple[int, tuple[int, ...], int], float] = {}  # items sharing a count profile
-    for i, (ans, g) in enumerate(zip(answers, gold)):
+    for i, (ans, g) in enumerate(zip(answers, gold, strict=True)):
         ans = _as_list(ans)
         if ans is None:
             kind = type(answers[i]).__name__
