@@ -95,7 +95,9 @@ def toy(tmp_path, monkeypatch):
     (pkg / "toy_echo.py").write_text(TOY)
     raw = tmp_path / "data" / "raw" / "toy_echo"
     raw.mkdir(parents=True)
-    (raw / "items.jsonl").write_text(json.dumps({"q": "say 7", "a": "7"}) + "\n" + json.dumps({"q": "say 9", "a": "9"}) + "\n")
+    (raw / "items.jsonl").write_text(
+        json.dumps({"q": "say 7", "a": "7"}) + "\n" + json.dumps({"q": "say 9", "a": "9"}) + "\n"
+    )
     monkeypatch.syspath_prepend(str(pkg))
     module = importlib.import_module("toy_echo")
     with benchmarks.registered(module):
@@ -123,11 +125,14 @@ def test_toy_benchmark_validates_without_touching_profiles(toy, params):
     assert cfg["profiles"]["default"]["n_items"]["gsm8k"] == params["profiles"]["default"]["n_items"]["gsm8k"]
 
 
-@pytest.mark.parametrize("value, expected", [
-    (0, r"benchmark_options.toy_echo.repeat: 0 is less than the minimum of 1"),
-    (4, r"benchmark_options.toy_echo.repeat: 4 is greater than the maximum of 3"),
-    ("x", r"benchmark_options.toy_echo.repeat: 'x' is not of type 'integer'"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0, r"benchmark_options.toy_echo.repeat: 0 is less than the minimum of 1"),
+        (4, r"benchmark_options.toy_echo.repeat: 4 is greater than the maximum of 3"),
+        ("x", r"benchmark_options.toy_echo.repeat: 'x' is not of type 'integer'"),
+    ],
+)
 def test_toy_bad_option_values_name_the_key(toy, params, value, expected):
     bad = {**params, "benchmarks": ["toy_echo"], "benchmark_options": {"toy_echo": {"repeat": value}}}
     with pytest.raises(ConfigError, match=expected):
@@ -150,11 +155,22 @@ def test_toy_load_prompt_check_through_the_registry(toy):
     assert items["question"].to_list() == ["say 7", "say 9"]
     prompt = bench.build_prompt(items.row(0, named=True), {"repeat": 2})
     assert prompt.messages[0]["content"] == "say 7 say 7" and prompt.stop == ("\n",)
-    gens = pl.DataFrame({
-        "model": ["m"] * 2, "benchmark": ["toy_echo"] * 2, "config": ["greedy"] * 2,
-        "item_id": ["toy_echo/0", "toy_echo/1"], "sample_idx": [0, 0], "seed": [None, None],
-        "prompt": ["p", "p"], "response": ["7", "8"], "prompt_tokens": [1, 1], "response_tokens": [1, 1],
-        "finish_reason": ["eos", "eos"]}, schema=tables.GENERATION_SCHEMA)
+    gens = pl.DataFrame(
+        {
+            "model": ["m"] * 2,
+            "benchmark": ["toy_echo"] * 2,
+            "config": ["greedy"] * 2,
+            "item_id": ["toy_echo/0", "toy_echo/1"],
+            "sample_idx": [0, 0],
+            "seed": [None, None],
+            "prompt": ["p", "p"],
+            "response": ["7", "8"],
+            "prompt_tokens": [1, 1],
+            "response_tokens": [1, 1],
+            "finish_reason": ["eos", "eos"],
+        },
+        schema=tables.GENERATION_SCHEMA,
+    )
     out = bench.check(items, gens, {})
     assert out["verdict"].to_list() == ["correct", "wrong"]
 
@@ -190,8 +206,9 @@ def test_mixeval_extracts_answers_only_on_multiple_choice():
 
 def test_a_default_outside_its_own_bounds_is_rejected():
     """The check can fail: defaults are validated against the spec's own option schema."""
-    bad = BenchmarkSpec(name="bad", raw_files=("x.json",),
-                        options={"k": {"type": "integer", "minimum": 1, "maximum": 3, "default": 5}})
+    bad = BenchmarkSpec(
+        name="bad", raw_files=("x.json",), options={"k": {"type": "integer", "minimum": 1, "maximum": 3, "default": 5}}
+    )
     with pytest.raises(ConfigError, match=r"'bad': option 'k': default: 5 is greater than the maximum of 3"):
         bad.check_defaults()
     with pytest.raises(ConfigError, match=r"option 'k' needs a schema with a default"):

@@ -88,11 +88,11 @@ def test_every_gold_answer_is_canonical(items):
     assert answers[0] == "18"  # Janet's ducks
     assert sum(a.startswith("-") for a in answers) == 2
     payloads = [json.loads(p) for p in items["payload"]]
-    with_commas = [(p["raw_answer"], a) for p, a in zip(payloads, answers) if "," in p["raw_answer"]]
+    with_commas = [(p["raw_answer"], a) for p, a in zip(payloads, answers, strict=True) if "," in p["raw_answer"]]
     assert len(with_commas) == 14
     for raw, a in with_commas:
         assert a == raw.replace(",", "")
-    for p, a in zip(payloads, answers):
+    for p, a in zip(payloads, answers, strict=True):
         assert gsm8k.extract_answer(p["solution"]) == a  # the reference solution scores itself
 
 
@@ -114,7 +114,7 @@ def test_exemplars_are_the_eight_of_wei_et_al():
     assert len(gsm8k.EXEMPLARS) == 8
     finals = [gsm8k.extract_answer(a) for _, a in gsm8k.EXEMPLARS]
     assert finals == ["6", "5", "39", "8", "9", "29", "33", "8"]
-    assert all(a.endswith(f"The answer is {n}.") for (_, a), n in zip(gsm8k.EXEMPLARS, finals))
+    assert all(a.endswith(f"The answer is {n}.") for (_, a), n in zip(gsm8k.EXEMPLARS, finals, strict=True))
 
 
 def test_build_prompt_eight_shot(items):

@@ -87,7 +87,7 @@ def test_every_canonical_solution_passes_in_a_subprocess(items, tmp_path):
     programs = [humaneval.build_program(r, json.loads(r["payload"])["canonical_solution"]) for r in rows]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda p: _run(p, tmp_path), programs))
-    failed = [(r["item_id"], res.stderr[-300:]) for r, res in zip(rows, results) if res.returncode != 0]
+    failed = [(r["item_id"], res.stderr[-300:]) for r, res in zip(rows, results, strict=True) if res.returncode != 0]
     assert failed == []
 
 

@@ -238,7 +238,7 @@ def test_build_prompt(items):
     content = p.messages[0]["content"]
     assert content.startswith("The following is a multiple choice question about abstract algebra.")
     assert item["question"] in content
-    for letter, choice in zip("ABCD", item["choices"]):
+    for letter, choice in zip("ABCD", item["choices"], strict=False):
         assert f"\n{letter}. {choice}\n" in content + "\n"
     assert content.endswith("Answer with the letter of the correct option (A, B, C or D).")
     assert p.stop == () and p.assistant_prefix == ""

@@ -47,7 +47,11 @@ def _broken(params, path, value):
     [
         (["benchmarks"], ["gsm8k", "nope"], r"benchmarks\[1\]: 'nope' is not one of"),
         (["profiles", "default", "n_samples"], 0, r"profiles.default.n_samples: 0 is less than the minimum of 1"),
-        (["decoding", "sample", "temperature"], -0.5, r"decoding.sample.temperature: -0.5 is less than the minimum of 0"),
+        (
+            ["decoding", "sample", "temperature"],
+            -0.5,
+            r"decoding.sample.temperature: -0.5 is less than the minimum of 0",
+        ),
         (["decoding", "sample", "top_p"], 1.5, r"decoding.sample.top_p"),
         (["models"], KeyError, r"'models' is a required property"),
         (["models"], {}, r"models: \{\} should be non-empty"),
@@ -56,7 +60,11 @@ def _broken(params, path, value):
         (["profile"], "huge", r"profile: 'huge' is not one of the profiles"),
         # a profile name the benchmark specs give no default size for must list every benchmark
         (["profiles", "default"], KeyError, r"profile: 'default' is not one of the profiles"),
-        (["decoding", "sample", "temprature"], 1.0, r"decoding.sample: Additional properties are not allowed \('temprature'"),
+        (
+            ["decoding", "sample", "temprature"],
+            1.0,
+            r"decoding.sample: Additional properties are not allowed \('temprature'",
+        ),
         (["seed"], "abc", r"seed: 'abc' is not of type 'integer'"),
     ],
 )
@@ -76,7 +84,9 @@ def test_profile_sizes_default_to_the_specs_and_unknown_profiles_need_them(param
     out = validate_params(cfg)
     assert out["profiles"]["default"]["n_items"]["gsm8k"] == 3  # explicit values win
     assert out["profiles"]["default"]["n_items"]["mmlu_redux"] == benchmarks.spec("mmlu_redux").n_items["default"]
-    assert out["profiles"]["smoke"]["max_new_tokens"]["humaneval"] == benchmarks.spec("humaneval").max_new_tokens["smoke"]
+    assert (
+        out["profiles"]["smoke"]["max_new_tokens"]["humaneval"] == benchmarks.spec("humaneval").max_new_tokens["smoke"]
+    )
     cfg["profiles"]["tiny"] = {"n_items": {"gsm8k": 1}, "n_samples": 1, "max_new_tokens": {"gsm8k": 8}}
     with pytest.raises(ConfigError, match=r"profiles.tiny.n_items.mmlu_redux: missing"):
         validate_params({**cfg, "profile": "tiny"})
@@ -97,7 +107,9 @@ def test_bad_yaml_names_line_and_column(tmp_path):
     bad.write_text("seed: 2024\nprofile: smoke\nmodels:\n  a: 1\n   b: 2\n")
     with pytest.raises(ConfigError) as info:
         load_params(bad)
-    assert str(info.value) == (f"{bad}: not valid YAML: mapping values are not allowed in this context (line 5, column 5)")
+    assert str(info.value) == (
+        f"{bad}: not valid YAML: mapping values are not allowed in this context (line 5, column 5)"
+    )
 
 
 def test_snakefile_checks_params_yaml_before_snakemake_reads_it():

@@ -308,8 +308,8 @@ def test_params_edits_are_picked_up_by_dvc_alone(smoke, tmp_path):
 
     status = _status(clone)
     assert set(status) == set(clone.stages()) - {"prepare_model"}, status
-    assert {"changed deps": {"params.yaml": {"benchmarks": "modified"}}} in status["normalize"]
-    assert {"changed deps": {"params.yaml": {"profiles": "modified"}}} in status["generate"]
+    assert status["normalize"] == [{"changed deps": {"params.yaml": {"benchmarks": "modified"}}}]
+    assert status["generate"] == [{"changed deps": {"params.yaml": {"profiles": "modified", "benchmarks": "modified"}}}]
     ran = _ran(clone.dvc("repro"))
     assert {"generate", "check", "score", "aggregate", "report"} <= ran
     t1 = pl.read_csv(res / "table1.csv")

@@ -26,10 +26,11 @@ SCHEMA_FILE = "params.schema.yaml"
 
 
 def load_schema() -> dict[str, Any]:
-    """Return the params JSON schema: the file shipped in the package, with its benchmark parts
-    filled from the benchmark specs (:mod:`goodbadgreedy.benchmarks`): the ``benchmarks`` enum
-    and one closed ``benchmark_options.<name>`` object per benchmark (its options, defaults and
-    bounds), and the ``judge`` defaults (:data:`goodbadgreedy.judge.defaults.DEFAULTS`).
+    """Return the params JSON schema, with its benchmark parts filled from the specs.
+
+    The file shipped in the package, plus, from the benchmark specs (:mod:`goodbadgreedy.benchmarks`),
+    the ``benchmarks`` enum and one closed ``benchmark_options.<name>`` object per benchmark (its
+    options, defaults and bounds), and the ``judge`` defaults (:data:`goodbadgreedy.judge.defaults.DEFAULTS`).
     """
     from goodbadgreedy import benchmarks
 
@@ -49,8 +50,10 @@ def load_schema() -> dict[str, Any]:
 
 
 def schema_path() -> str:
-    """Return the file path of the hand-written part of the params schema (the benchmark parts
-    are filled in by :func:`load_schema`; validate with :func:`validate_params`)."""
+    """Return the file path of the hand-written part of the params schema.
+
+    The benchmark parts are filled in by :func:`load_schema`; validate with :func:`validate_params`.
+    """
     return str(resources.files("goodbadgreedy").joinpath("schemas", SCHEMA_FILE))
 
 
@@ -87,7 +90,9 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
             ``params.yaml: profiles.default.n_samples: 0 is less than the minimum of 1``.
     """
     cfg = copy.deepcopy(dict(params))
-    errors = sorted(_validator().iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        _validator().iter_errors(cfg), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         e = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
@@ -165,12 +170,14 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     try:
         params = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
-        parts = [f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
-                 for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark)) if what]
+        parts = [
+            f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
+            for what, mark in ((exc.context, exc.context_mark), (exc.problem, exc.problem_mark))
+            if what
+        ]
         raise ConfigError(f"{path}: not valid YAML: {'; '.join(parts)}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: must be a mapping of keys, got {type(params).__name__}")
     return params
-

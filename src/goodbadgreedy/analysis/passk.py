@@ -69,17 +69,70 @@ def passk_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], taus: Sequ
         base = {"model": m.model, "benchmark": m.benchmark, "config": m.config, "n_items": n, "n_samples": K}
         maj_note = _maj_applicable(m)
         for k in range(1, K + 1):
-            rows.append({**base, "metric": "pass@k", "k": k, "tau": None, "value": float(np.mean(pass_at_k(K, c, k))), "note": ""})
-            rows.append({**base, "metric": "pass^k", "k": k, "tau": None, "value": float(np.mean(pass_hat_k(K, c, k))), "note": ""})
+            rows.append(
+                {
+                    **base,
+                    "metric": "pass@k",
+                    "k": k,
+                    "tau": None,
+                    "value": float(np.mean(pass_at_k(K, c, k))),
+                    "note": "",
+                }
+            )
+            rows.append(
+                {
+                    **base,
+                    "metric": "pass^k",
+                    "k": k,
+                    "tau": None,
+                    "value": float(np.mean(pass_hat_k(K, c, k))),
+                    "note": "",
+                }
+            )
             for tau in taus:
-                rows.append({**base, "metric": "g_pass@k", "k": k, "tau": float(tau),
-                             "value": float(np.mean(g_pass_at_k(K, c, k, tau))), "note": ""})
-            rows.append({**base, "metric": "mg_pass@k", "k": k, "tau": None, "value": float(np.mean(mg_pass_at_k(K, c, k))), "note": ""})
+                rows.append(
+                    {
+                        **base,
+                        "metric": "g_pass@k",
+                        "k": k,
+                        "tau": float(tau),
+                        "value": float(np.mean(g_pass_at_k(K, c, k, tau))),
+                        "note": "",
+                    }
+                )
+            rows.append(
+                {
+                    **base,
+                    "metric": "mg_pass@k",
+                    "k": k,
+                    "tau": None,
+                    "value": float(np.mean(mg_pass_at_k(K, c, k))),
+                    "note": "",
+                }
+            )
             if maj_note is None:
-                rows.append({**base, "metric": "maj@k", "k": k, "tau": None,
-                             "value": float(maj_at_k(m.answers, m.gold, k)), "note": "unbiased, ties split"})
+                rows.append(
+                    {
+                        **base,
+                        "metric": "maj@k",
+                        "k": k,
+                        "tau": None,
+                        "value": float(maj_at_k(m.answers, m.gold, k)),
+                        "note": "unbiased, ties split",
+                    }
+                )
         if maj_note is not None:
             rows.append({**base, "metric": "maj@k", "k": None, "tau": None, "value": None, "note": maj_note})
-    schema = {"model": pl.String, "benchmark": pl.String, "config": pl.String, "metric": pl.String, "k": pl.Int64,
-              "tau": pl.Float64, "value": pl.Float64, "n_items": pl.Int64, "n_samples": pl.Int64, "note": pl.String}
+    schema = {
+        "model": pl.String,
+        "benchmark": pl.String,
+        "config": pl.String,
+        "metric": pl.String,
+        "k": pl.Int64,
+        "tau": pl.Float64,
+        "value": pl.Float64,
+        "n_items": pl.Int64,
+        "n_samples": pl.Int64,
+        "note": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema).select(PASSK_COLUMNS)

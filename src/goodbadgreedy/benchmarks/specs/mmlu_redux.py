@@ -25,8 +25,11 @@ SPEC = BenchmarkSpec(
     name="mmlu_redux",
     raw_files=tuple(f"mmlu_{s}.csv" for s in SUBJECTS),
     options={
-        "wrong_groundtruth": {"enum": ["corrected", "original", "drop"], "default": "corrected",
-                              "description": "rows flagged wrong_groundtruth: corrected answer, original answer, or dropped"},
+        "wrong_groundtruth": {
+            "enum": ["corrected", "original", "drop"],
+            "default": "corrected",
+            "description": "rows flagged wrong_groundtruth: corrected answer, original answer, or dropped",
+        },
     },
     n_items={"default": 40, "smoke": 3, "full": None},
     max_new_tokens={"default": 24, "smoke": 8, "full": 64},
