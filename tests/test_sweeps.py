@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 import yaml
 
-from goodbadgreedy.analysis.sweep import SWEEP_COLUMNS, sweep_table
+from goodbadgreedy.analysis.sweep import INTERVAL_COLUMNS, SWEEP_COLUMNS, sweep_table
 from goodbadgreedy.errors import ConfigError, DataError
 from goodbadgreedy.generation.run import merge_generation_shards, shard_range
 from goodbadgreedy.params_file import load_params
@@ -87,20 +87,7 @@ def test_bad_sweeps_and_families_name_the_key(sweeps, families, match):
 
 
 def _intervals(rows):
-    cols = [
-        "model",
-        "benchmark",
-        "config",
-        "n_items",
-        "n_samples",
-        "mean",
-        "run_std",
-        "run_min",
-        "run_max",
-        "interval",
-        "lo",
-        "hi",
-    ]
+    cols = ["model", "benchmark", "config", *INTERVAL_COLUMNS]
     return pl.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], orient="row")
 
 

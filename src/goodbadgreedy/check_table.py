@@ -17,6 +17,8 @@ from goodbadgreedy.errors import DataError
 
 #: Generation columns :func:`items_for` needs and :func:`check_frame` copies.
 _GEN_KEYS = ("model", "benchmark", "config", "item_id", "sample_idx")
+#: The check table's columns after the generation keys: what a Judgement fills.
+_JUDGED = tuple(c for c in tables.CHECK_SCHEMA if c not in _GEN_KEYS)
 
 
 class Judgement(NamedTuple):
@@ -104,16 +106,7 @@ def check_frame(generations: pl.DataFrame, judgements: Sequence[Judgement]) -> p
             "judge_output": [j.judge_output for j in judgements],
             "judge_parse_failures": [j.judge_parse_failures for j in judgements],
         },
-        schema={
-            "extracted": pl.String(),
-            "gold": pl.String(),
-            "score": pl.Float64(),
-            "verdict": pl.String(),
-            "detail": pl.String(),
-            "judge_prompt": pl.String(),
-            "judge_output": pl.String(),
-            "judge_parse_failures": pl.Int32(),
-        },
+        schema={c: tables.CHECK_SCHEMA[c] for c in _JUDGED},
     )
     out = pl.concat([keys, judged], how="horizontal")
     return tables.conform(out, tables.CHECK_SCHEMA, name="check")

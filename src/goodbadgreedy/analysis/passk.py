@@ -44,6 +44,12 @@ def _maj_applicable(m: ScoreMatrix) -> str | None:
     return None
 
 
+def _row(base: Mapping[str, Any], metric: str, k: int, value: float, tau: float | None = None,
+         note: str = "") -> dict[str, Any]:
+    """One row of the pass@k table: the group's ``base`` columns and one metric at one k."""
+    return {**base, "metric": metric, "k": k, "tau": tau, "value": float(value), "note": note}
+
+
 def passk_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], taus: Sequence[float]) -> pl.DataFrame:
     """pass@k, pass^k, G-Pass@k_tau, mG-Pass@k and maj@k for every ``k = 1..K``, averaged over items.
 
@@ -69,58 +75,13 @@ def passk_table(matrices: Mapping[tuple[str, str, str], ScoreMatrix], taus: Sequ
         base = {"model": m.model, "benchmark": m.benchmark, "config": m.config, "n_items": n, "n_samples": K}
         maj_note = _maj_applicable(m)
         for k in range(1, K + 1):
-            rows.append(
-                {
-                    **base,
-                    "metric": "pass@k",
-                    "k": k,
-                    "tau": None,
-                    "value": float(np.mean(pass_at_k(K, c, k))),
-                    "note": "",
-                }
-            )
-            rows.append(
-                {
-                    **base,
-                    "metric": "pass^k",
-                    "k": k,
-                    "tau": None,
-                    "value": float(np.mean(pass_hat_k(K, c, k))),
-                    "note": "",
-                }
-            )
+            rows.append(_row(base, "pass@k", k, np.mean(pass_at_k(K, c, k))))
+            rows.append(_row(base, "pass^k", k, np.mean(pass_hat_k(K, c, k))))
             for tau in taus:
-                rows.append(
-                    {
-                        **base,
-                        "metric": "g_pass@k",
-                        "k": k,
-                        "tau": float(tau),
-                        "value": float(np.mean(g_pass_at_k(K, c, k, tau))),
-                        "note": "",
-                    }
-                )
-            rows.append(
-                {
-                    **base,
-                    "metric": "mg_pass@k",
-                    "k": k,
-                    "tau": None,
-                    "value": float(np.mean(mg_pass_at_k(K, c, k))),
-                    "note": "",
-                }
-            )
+                rows.append(_row(base, "g_pass@k", k, np.mean(g_pass_at_k(K, c, k, tau)), tau=float(tau)))
+            rows.append(_row(base, "mg_pass@k", k, np.mean(mg_pass_at_k(K, c, k))))
             if maj_note is None:
-                rows.append(
-                    {
-                        **base,
-                        "metric": "maj@k",
-                        "k": k,
-                        "tau": None,
-                        "value": float(maj_at_k(m.answers, m.gold, k)),
-                        "note": "unbiased, ties split",
-                    }
-                )
+                rows.append(_row(base, "maj@k", k, maj_at_k(m.answers, m.gold, k), note="unbiased, ties split"))
         if maj_note is not None:
             rows.append({**base, "metric": "maj@k", "k": None, "tau": None, "value": None, "note": maj_note})
     schema = {

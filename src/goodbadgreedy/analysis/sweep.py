@@ -6,10 +6,11 @@ from typing import Mapping, Sequence
 
 import polars as pl
 
-#: Columns of :func:`sweep_table` (``{outdir}/stats/sweep.csv``).
+#: The intervals.csv columns a sweep row carries over unchanged.
+INTERVAL_COLUMNS = ("n_items", "n_samples", "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi")
+#: Columns of :func:`sweep_table` (``{outdir}/stats/sweep.csv``), in order.
 SWEEP_COLUMNS = [
-    "param", "value", "family", "model", "benchmark", "config", "greedy_decoding", "n_items", "n_samples",
-    "mean", "run_std", "run_min", "run_max", "interval", "lo", "hi", "greedy_mean",
+    "param", "value", "family", "model", "benchmark", "config", "greedy_decoding", *INTERVAL_COLUMNS, "greedy_mean",
 ]
 
 
@@ -69,20 +70,7 @@ def sweep_table(
                         "benchmark": r["benchmark"],
                         "config": r["config"],
                         "greedy_decoding": r["n_samples"] == 1,
-                        **{
-                            c: r[c]
-                            for c in (
-                                "n_items",
-                                "n_samples",
-                                "mean",
-                                "run_std",
-                                "run_min",
-                                "run_max",
-                                "interval",
-                                "lo",
-                                "hi",
-                            )
-                        },
+                        **{c: r[c] for c in INTERVAL_COLUMNS},
                         "greedy_mean": base.get((model, r["benchmark"])),
                     }
                 )
