@@ -5,8 +5,8 @@
 rule aggregate:
     """Run scores and Table 1 (greedy vs sampling mean/std/min/max/Δ, response lengths)."""
     input:
-        checks=all_checks(),
-        generations=all_generations(),
+        checks=per_config("checks"),
+        generations=per_config("generations"),
     output:
         table1=f"{OUT}/table1.csv",
         markdown=f"{OUT}/table1.md",
@@ -26,8 +26,8 @@ rule aggregate:
 rule stats:
     """Statistics: pass@k family, intervals, paired tests, variance decomposition, rank flips, lengths."""
     input:
-        checks=all_checks(),
-        generations=all_generations(),
+        checks=per_config("checks"),
+        generations=per_config("generations"),
     output:
         **stats_outputs(),
     log:
@@ -63,7 +63,7 @@ rule best_of_n:
     """Best-of-N table (unbiased, first-N, oracle, random, worst per scorer and N)."""
     input:
         scores=all_scores(),
-        checks=best_of_n_checks(),
+        checks=per_config("checks", SAMPLING_CONFIGS),
     output:
         f"{OUT}/stats/best_of_n.csv",
     log:

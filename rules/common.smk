@@ -104,21 +104,14 @@ def model_runtime(wildcards):
     return {"backend": backend, "device": spec["device"], "dtype": spec["dtype"]}
 
 
-def all_checks():
+def per_config(table, configs=None):
+    """The `table` files (`generations` or `checks`) of every model x benchmark x decoding config
+    (default: every config of the plan)."""
     return expand(
-        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
+        f"{OUT}/{table}/{{model}}/{{benchmark}}/{{cfg}}.parquet",
         model=PLAN.models,
         benchmark=PLAN.benchmarks,
-        cfg=PLAN.configs,
-    )
-
-
-def all_generations():
-    return expand(
-        f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
-        model=PLAN.models,
-        benchmark=PLAN.benchmarks,
-        cfg=PLAN.configs,
+        cfg=PLAN.configs if configs is None else configs,
     )
 
 
@@ -145,16 +138,6 @@ def all_scores():
     ]
 
 
-def best_of_n_checks():
-    """Check tables of the scored (sampling) configs and of the greedy line."""
-    return expand(
-        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
-        model=PLAN.models,
-        benchmark=PLAN.benchmarks,
-        cfg=SAMPLING_CONFIGS + GREEDY_CONFIGS,
-    )
-
-
 def best_of_n_outputs():
     """The Best-of-N table, when there is a scorer and a sampling config."""
     if not (SCORERS and SAMPLING_CONFIGS):
@@ -165,16 +148,6 @@ def best_of_n_outputs():
 def best_of_n_plots():
     """The Best-of-N figure, when there is a Best-of-N table."""
     return [f"{OUT}/plots/best_of_n.png"] if best_of_n_outputs() else []
-
-
-def greedy_checks():
-    """Check tables of the greedy configs (the greedy line of the Best-of-N figure)."""
-    return expand(
-        f"{OUT}/checks/{{model}}/{{benchmark}}/{{cfg}}.parquet",
-        model=PLAN.models,
-        benchmark=PLAN.benchmarks,
-        cfg=GREEDY_CONFIGS,
-    )
 
 
 def sweep_table_outputs():
@@ -244,8 +217,3 @@ def generation_shards(wildcards):
         f"{OUT}/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}.shards/{k}-of-{SHARDS}.parquet"
         for k in range(SHARDS)
     ]
-
-
-def best_of_n_files(wildcards):
-    """best_of_n.csv and best_of_n.png for the report, when the run has them."""
-    return best_of_n_outputs() + best_of_n_plots()

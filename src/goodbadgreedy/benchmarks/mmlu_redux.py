@@ -17,7 +17,7 @@ file and row when it cannot be handled):
   encoding is detected (:func:`decode_bytes`), logged as a warning and kept in the payload;
 * ``error_type`` labels vary in case, spacing and spelling; they are mapped to :data:`ERROR_TYPES`;
 * two questions contain U+0085 (a cp1252 ellipsis decoded as Latin-1), replaced by ``…``; one
-  holds a stray U+FEFF, removed; Windows line ends inside fields become ``\\n``.
+  holds a stray U+FEFF, removed; Windows line ends inside fields become ``\n``.
 
 Option ``wrong_groundtruth`` (what to do with the rows annotated ``wrong_groundtruth``):
 
@@ -585,7 +585,7 @@ def extract_letter(
        option;
     5. standalone capital letters, if they name one option.
 
-    Markdown emphasis, backticks and ``\\boxed{}``/``\\text{}`` are removed first. An
+    Markdown emphasis, backticks and ``\boxed{}``/``\text{}`` are removed first. An
     unbracketed ``"A"`` followed by a lowercase word reads as the article ("A good answer is C"
     -> C), unless the word is one that follows an answer letter ("A is correct" -> A).
 
