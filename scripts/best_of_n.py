@@ -8,7 +8,7 @@ def main(sm) -> None:
 
     from goodbadgreedy.io import write_csv
     from goodbadgreedy.lineage import write_lineage
-    from goodbadgreedy.scoring.best_of_n_table import best_of_n_table
+    from goodbadgreedy.reranking.best_of_n_table import best_of_n_table
 
     scores = pl.concat([pl.read_parquet(p) for p in sm.input.scores])
     checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])

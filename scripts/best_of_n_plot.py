@@ -7,8 +7,8 @@ def main(sm) -> None:
     import polars as pl
 
     from goodbadgreedy.lineage import write_lineage
-    from goodbadgreedy.scoring.best_of_n_table import greedy_table, read_best_of_n
-    from goodbadgreedy.scoring.plot import plot_best_of_n
+    from goodbadgreedy.reranking.best_of_n_table import greedy_table, read_best_of_n
+    from goodbadgreedy.reranking.plot import plot_best_of_n
 
     checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
     greedy = greedy_table(checks, list(sm.params.greedy_configs))

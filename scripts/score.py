@@ -8,7 +8,7 @@ def main(sm) -> None:
     import torch
 
     from goodbadgreedy.lineage import publish_table
-    from goodbadgreedy.scoring import ScoringInputs, build_scorer, score_table
+    from goodbadgreedy.reranking import ScoringInputs, build_scorer, score_table
 
     torch.set_num_threads(sm.threads)
     generations = pl.read_parquet(sm.input.generations)

@@ -24,7 +24,7 @@ Policy (each clause is tested below):
 3. **Layers**, top to bottom; a module imports its own layer or lower ones, never a higher one
    (:data:`LAYERS`; every module must be placed in one):
 
-   * stage: what a pipeline stage or a CLI calls (``generation.run``, ``scoring``, ``analysis``,
+   * stage: what a pipeline stage or a CLI calls (``generation.run``, ``reranking``, ``analysis``,
      ``table1``, ``plots``, ``html_report``, ``lineage``, ``cli``, ``data``, ``params_file``);
    * benchmarks: the registry and the benchmark modules;
    * judge: client, parsers, win rates and ``judge.check`` (the judge-based benchmarks' ``check``
@@ -39,7 +39,7 @@ Policy (each clause is tested below):
 
 4. **Named rules** (the layers imply most; they are spelled out because each broke once):
    nothing in ``stats``, ``io``, ``tables``, ``errors`` imports ``generation``, ``judge``,
-   ``benchmarks`` or ``scoring``; ``generation`` imports neither ``judge`` nor ``scoring``; only the
+   ``benchmarks`` or ``reranking``; ``generation`` imports neither ``judge`` nor ``reranking``; only the
    backend factory (``generation.backends``) imports ``generation.vllm_backend``, and no backend
    (nor anything below the stage layer) imports the factory.
 
@@ -215,7 +215,7 @@ def test_graph_sees_lazy_and_submodule_imports_of_the_real_package(graph):
 
 #: Layers, top to bottom: (name, module prefixes relative to the package; "" is the package itself).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("stage", ("generation.run", "scoring", "analysis", "table1", "plots", "html_report", "lineage", "cli",
+    ("stage", ("generation.run", "reranking", "analysis", "table1", "plots", "html_report", "lineage", "cli",
                "data", "params_file")),
     ("benchmarks", ("benchmarks",)),
     ("judge", ("judge",)),
@@ -260,8 +260,8 @@ def _edges_from_to(graph: Graph, sources: tuple[str, ...], targets: tuple[str, .
 
 
 @pytest.mark.parametrize("sources, targets", [
-    (("stats", "io", "tables", "errors"), ("generation", "judge", "benchmarks", "scoring")),
-    (("generation",), ("judge", "scoring")),
+    (("stats", "io", "tables", "errors"), ("generation", "judge", "benchmarks", "reranking")),
+    (("generation",), ("judge", "reranking")),
 ])
 def test_lower_modules_do_not_import_higher_ones(graph, sources, targets):
     assert not _edges_from_to(graph, sources, targets)

@@ -347,8 +347,8 @@ def test_extracts_answers(name, options, expected):
 
 
 def test_self_consistency_refuses_to_vote_on_judge_verdicts():
-    from goodbadgreedy.scoring.base import ScoringInputs
-    from goodbadgreedy.scoring.self_consistency import SelfConsistencyScorer
+    from goodbadgreedy.reranking.base import ScoringInputs
+    from goodbadgreedy.reranking.self_consistency import SelfConsistencyScorer
 
     gen = pl.DataFrame({"item_id": ["a", "a"], "sample_idx": [0, 1]})
     checks = pl.DataFrame({"benchmark": ["alpaca_eval"] * 2, "item_id": ["a", "a"], "sample_idx": [0, 1],

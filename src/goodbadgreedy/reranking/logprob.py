@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from goodbadgreedy.errors import ConfigError, DataError
-from goodbadgreedy.scoring.base import Scores, ScoringInputs
+from goodbadgreedy.reranking.base import Scores, ScoringInputs
 
 log = logging.getLogger(__name__)
 

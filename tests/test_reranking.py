@@ -17,14 +17,14 @@ import pytest
 
 from goodbadgreedy import tables, validation
 from goodbadgreedy.errors import ConfigError, DataError, ValidationError
-from goodbadgreedy.scoring import ScoringInputs, build_scorer, score_table, scorer_type
-from goodbadgreedy.scoring.best_of_n_table import (
+from goodbadgreedy.reranking import ScoringInputs, build_scorer, score_table, scorer_type
+from goodbadgreedy.reranking.best_of_n_table import (
     BEST_OF_N_COLUMNS,
     best_of_n_table,
     greedy_table,
     n_grid,
 )
-from goodbadgreedy.scoring.self_consistency import SelfConsistencyScorer, vote_shares
+from goodbadgreedy.reranking.self_consistency import SelfConsistencyScorer, vote_shares
 
 KEYS = {"model": "m", "benchmark": "gsm8k"}
 
@@ -170,7 +170,7 @@ def test_best_of_n_table_rejects_mismatched_keys_and_ragged_items():
 
 
 def test_best_of_n_plot_writes_png(tmp_path):
-    from goodbadgreedy.scoring.plot import plot_best_of_n
+    from goodbadgreedy.reranking.plot import plot_best_of_n
 
     scores, checks = _hand_tables()
     table = best_of_n_table(scores, checks)
@@ -259,7 +259,7 @@ def test_score_table_rejects_non_finite_scores_naming_the_sample():
         kind = "bad"
 
         def score(self, inputs):
-            from goodbadgreedy.scoring import Scores
+            from goodbadgreedy.reranking import Scores
 
             return Scores(np.array([0.0, np.nan]), np.zeros(2, dtype=bool))
 
@@ -297,7 +297,7 @@ def _direct_mean_logprob(model, ids: list[int], n_prompt: int) -> float:
 def test_logprob_matches_a_direct_forward_pass(tiny_model, tokenizer):
     from goodbadgreedy.generation.backend_base import render_prompt
     from goodbadgreedy.prompts import Prompt
-    from goodbadgreedy.scoring.logprob import LogprobScorer
+    from goodbadgreedy.reranking.logprob import LogprobScorer
 
     questions = ["What is 2+3?", "Name three colors.", "hi", "Write a long story about a dragon."]
     prompts = [render_prompt(tokenizer, Prompt(messages=({"role": "user", "content": q},))) for q in questions]
@@ -325,7 +325,7 @@ def test_logprob_matches_a_direct_forward_pass(tiny_model, tokenizer):
 
 
 def test_logprob_truncation_is_counted_and_flagged(tiny_model, tokenizer, caplog):
-    from goodbadgreedy.scoring.logprob import LogprobScorer
+    from goodbadgreedy.reranking.logprob import LogprobScorer
 
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Count."}], add_generation_prompt=True,
                                            tokenize=False)
@@ -482,7 +482,7 @@ def test_reward_model_errors(reward_folders, tmp_path):
 
 
 def test_reward_model_conversation_keeps_the_assistant_prefix():
-    from goodbadgreedy.scoring.reward_model import conversations
+    from goodbadgreedy.reranking.reward_model import conversations
 
     items = pl.DataFrame(
         {"item_id": ["h"], "benchmark": ["humaneval"], "category": [None],

@@ -21,8 +21,8 @@ def plot_best_of_n(table: pl.DataFrame, greedy: pl.DataFrame, dest: str | os.Pat
     """Draw the Best-of-N figure and write it as PNG (atomically, no timestamp in the file).
 
     Args:
-        table: the Best-of-N table (:func:`~goodbadgreedy.scoring.best_of_n_table.best_of_n_table`).
-        greedy: the greedy table (:func:`~goodbadgreedy.scoring.best_of_n_table.greedy_table`);
+        table: the Best-of-N table (:func:`~goodbadgreedy.reranking.best_of_n_table.best_of_n_table`).
+        greedy: the greedy table (:func:`~goodbadgreedy.reranking.best_of_n_table.greedy_table`);
             for each (model, benchmark) its first greedy config's value is drawn (none if empty).
         dest: the ``.png`` path (its folder is created).
 

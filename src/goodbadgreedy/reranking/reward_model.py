@@ -50,7 +50,7 @@ import numpy as np
 from goodbadgreedy import benchmarks
 from goodbadgreedy.check_table import items_for
 from goodbadgreedy.errors import ConfigError, DataError, ModelLoadError
-from goodbadgreedy.scoring.base import Scores, ScoringInputs
+from goodbadgreedy.reranking.base import Scores, ScoringInputs
 
 log = logging.getLogger(__name__)
 

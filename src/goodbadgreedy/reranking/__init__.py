@@ -1,4 +1,7 @@
-"""Scorers: one finite float per (item, sample), higher is better, for Best-of-N selection.
+"""Reranking for Best-of-N: scorers give one finite float per (item, sample), higher is better.
+
+(The package is named for what it is for, reranking samples; the check table's ``score`` column
+is something else: a sample's correctness.)
 
 ``params.yaml``'s ``scorers`` maps a name to a spec; the spec's ``type`` (default: the name
 itself) picks the scorer:
@@ -17,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from goodbadgreedy.errors import ConfigError
-from goodbadgreedy.scoring.base import Scorer, Scores, ScoringInputs, score_table
+from goodbadgreedy.reranking.base import Scorer, Scores, ScoringInputs, score_table
 
 #: The scorer types and what each needs from the score stage.
 SCORER_TYPES = ("self_consistency", "logprob", "reward_model")
@@ -61,11 +64,11 @@ def build_scorer(
     kind = scorer_type(name, spec)
     options = {k: v for k, v in spec.items() if k != "type"}
     if kind == "self_consistency":
-        from goodbadgreedy.scoring.self_consistency import SelfConsistencyScorer
+        from goodbadgreedy.reranking.self_consistency import SelfConsistencyScorer
 
         return SelfConsistencyScorer(options)
     if kind == "logprob":
-        from goodbadgreedy.scoring.logprob import LogprobScorer
+        from goodbadgreedy.reranking.logprob import LogprobScorer
 
         if policy_manifest is None:
             raise ConfigError(f"scorers.{name}: logprob needs the policy model's manifest")
@@ -78,7 +81,7 @@ def build_scorer(
                               f"{policy_manifest} has none (a model served over HTTP)")
         return LogprobScorer(options, load_path=load_path,
                              dtype=runtime.get("dtype", "float32"), device=runtime.get("device", "cpu"))
-    from goodbadgreedy.scoring.reward_model import RewardModelScorer
+    from goodbadgreedy.reranking.reward_model import RewardModelScorer
 
     return RewardModelScorer(options, benchmark=benchmark)
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from goodbadgreedy import benchmarks
 from goodbadgreedy.errors import ConfigError, DataError
-from goodbadgreedy.scoring.base import Scores, ScoringInputs
+from goodbadgreedy.reranking.base import Scores, ScoringInputs
 
 
 def vote_shares(item_ids: Sequence[str], answers: Sequence[str | None]) -> np.ndarray:
