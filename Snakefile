@@ -32,6 +32,11 @@ include: "rules/report.smk"
 include: "rules/stages.smk"
 
 
+# An output DVC put back (checkout, exp apply, pull) without Snakemake's record of it is checked
+# against its lineage sidecar: stale ones stop the run here, named (goodbadgreedy.provenance).
+check_restored_outputs()
+
+
 # Everything parsed so far lives until Snakemake exits: keep the garbage collector from walking it
 # again and again while the DAG is built (gc.freeze, the CPython idiom for long-lived start-up
 # objects; ~0.9 s of a no-op dry run on the full matrix, perf/dryrun.py).

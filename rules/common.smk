@@ -1,11 +1,14 @@
 # Config validation, input functions and wildcard constraints shared by all rules.
+import os
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.checksums import files_of, read_sums
 from goodbadgreedy.params_file import validate_params
 from goodbadgreedy.plan import plan, table1_configs
+from goodbadgreedy.provenance import check_restored, restored_stale
 from goodbadgreedy.stages import RuleCode, code_fingerprints
 
 
@@ -217,3 +220,29 @@ def generation_shards(wildcards):
         f"{OUT}/generations/{wildcards.model}/{wildcards.benchmark}/{wildcards.cfg}.shards/{k}-of-{SHARDS}.parquet"
         for k in range(SHARDS)
     ]
+
+
+# --- outputs DVC put back behind Snakemake's back (goodbadgreedy.provenance) ---
+
+
+def params_now(rule, wildcards):
+    """The params a job of `rule` with `wildcards` gets now; None if this run has no such job."""
+    if not workflow.is_rule(rule):
+        return None
+    in_plan = {
+        "model": PLAN.models,
+        "benchmark": PLAN.benchmarks,
+        "cfg": PLAN.configs,
+        "scorer": SCORERS,
+        "param": list(SWEEPS),
+    }
+    if any(key in in_plan and value not in in_plan[key] for key, value in wildcards.items()):
+        return None
+    wc = SimpleNamespace(**wildcards)
+    return {name: value(wc) if callable(value) else value for name, value in getattr(rules, rule).params.items()}
+
+
+def check_restored_outputs():
+    """Stop when an output's lineage says it was made with other params than its job has now while
+    Snakemake's record says it is current (the file was restored by DVC, not made by that job)."""
+    check_restored(restored_stale(os.getcwd(), [OUT, "data/benchmarks", "models"], params_now))

@@ -5,13 +5,14 @@ The copy holds the tracked files and the untracked ones git does not ignore, com
 git repository so that lineage sidecars see a clean tree, with ``profile: smoke`` in params.yaml
 (dvc.yaml is the hand-written one; its outs follow the profile). To stay within minutes on two
 cores it reuses, where this checkout has them, the converted model (hard links to
-``models/<model>``: the prepare_model stage then finds it current) and the sample cache (a copy
-kept in pytest's cache folder, seeded from ``cache/generations``). Every stage runs for real,
-through DVC.
+``models/<model>``, when made by the same code: the prepare_model stage then finds it current)
+and the sample cache (a copy kept in pytest's cache folder, seeded from ``cache/generations``).
+Every stage runs for real, through DVC.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from goodbadgreedy.stages import code_fingerprints
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -106,10 +109,16 @@ def build_smoke(tmp_path_factory, request):
         shutil.copytree(REPO / cache_dir, samples, dirs_exist_ok=True, copy_function=_copy_missing)
     (root / cache_dir).parent.mkdir(parents=True, exist_ok=True)
     (root / cache_dir).symlink_to(samples, target_is_directory=True)
-    # the converted models, where this checkout has them (Snakemake has no record of them in the
-    # copy and takes them as they are; the prepare_model stage still runs and records them)
+    # the converted models, where this checkout has them made by the same code (the copy has no
+    # Snakemake record of them: goodbadgreedy.provenance would stop on one made by other code)
+    code = code_fingerprints(root / "dvc.yaml")["prepare_model"]
     for manifest in (REPO / "models").glob("*/manifest.json"):
-        _link_tree(manifest.parent, root / "models" / manifest.parent.name)
+        try:
+            made_by = json.loads(Path(f"{manifest}.lineage.json").read_text())["params"]["code"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if made_by == code:
+            _link_tree(manifest.parent, root / "models" / manifest.parent.name)
     return clone, clone.dvc("repro")
 
 

@@ -9,12 +9,14 @@ Policy (the file's header and goodbadgreedy.stages say why):
    transitively), so a library edit that can change a stage's outputs re-runs it, in DVC and in
    Snakemake alike; every stage also depends on the workflow's definition (Snakefile, rules/, the
    params schema, the run plan), which can change its jobs' params.
-4. A stage's ``params`` are top-level sections of params.yaml (DVC fails on a missing one).
+4. A stage's ``params`` are top-level sections of params.yaml (DVC fails on a missing one), and
+   every out persists (Snakemake, not DVC, removes what it re-makes).
 5. Slow, on the smoke profile through DVC (tests/smoke.py): every artifact the pipeline writes is
    inside some stage's outs; ``dvc repro`` is a fixed point; push/pull restore the results; editing
    ``profiles.smoke.n_samples`` and ``benchmarks`` in params.yaml is seen by ``dvc status`` and
    ``dvc repro`` with no other command, and ``dvc exp run -S decoding.sample.temperature=0.7``
-   re-runs the sampling config (and not greedy decoding).
+   re-runs the sampling config (and not greedy decoding); an output DVC restores behind
+   Snakemake's back never passes for the result of other params: the run stops and names it.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def test_stage_code_deps_cover_what_its_scripts_import():
 
 #: What every stage depends on: the workflow's definition (rules, the params schema, the run plan).
 WORKFLOW = ("Snakefile", "rules", "src/goodbadgreedy/schemas", "src/goodbadgreedy/params_file.py",
-            "src/goodbadgreedy/plan.py", "src/goodbadgreedy/stages.py")
+            "src/goodbadgreedy/plan.py", "src/goodbadgreedy/stages.py", "src/goodbadgreedy/provenance.py")
 
 
 def test_every_stage_depends_on_the_workflow_definition():
@@ -151,6 +153,15 @@ def test_every_stage_depends_on_the_workflow_definition():
     the stage's cmd, so that Snakemake's params trigger sees the change."""
     for name, spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
         assert set(WORKFLOW) <= set(spec["deps"]), name
+
+
+def test_every_out_persists():
+    """Snakemake decides per job inside a stage, so DVC must not delete a stage's outs before its
+    cmd: an unchanged job's output would be gone, and a failed cmd would leave the stage empty."""
+    for name, spec in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in spec.get(kind, []):
+                assert isinstance(entry, dict) and next(iter(entry.values())).get("persist") is True, (name, entry)
 
 
 def test_stage_params_are_sections_of_params_yaml():
@@ -295,6 +306,8 @@ def test_params_edits_are_picked_up_by_dvc_alone(smoke, tmp_path):
     """Edit n_samples and the benchmark list in params.yaml, then only `dvc status` / `dvc repro`;
     then `dvc exp run -S decoding.sample.temperature=0.7`. Greedy decoding is never re-run."""
     clone = copy_clone(smoke[0], tmp_path / "edit")
+    clone.run("git", "add", "dvc.lock")  # the reproduced smoke state, committed as a user would
+    clone.run("git", "-c", "commit.gpgsign=false", "commit", "-qm", "smoke reproduced")
     res = clone.root / "results/smoke"
     greedy = res / "generations/smollm2-135m/gsm8k/greedy.parquet"
     greedy_sha = _sha(greedy)
@@ -327,4 +340,28 @@ def test_params_edits_are_picked_up_by_dvc_alone(smoke, tmp_path):
     assert lineage["params"]["decoding"]["temperature"] == 0.7
     assert _sha(res / "generations/smollm2-135m/gsm8k/sample.parquet") != before
     assert _sha(greedy) == greedy_sha
+    assert "Data and pipelines are up to date." in clone.dvc("status")
+
+    # Back to the committed state with DVC (files and sidecars at temperature 1.0 come back,
+    # Snakemake's record stays at 0.7), then ask for 0.7 again: the restored 1.0 table must not
+    # pass for the 0.7 result (goodbadgreedy.provenance). The run stops, naming it; removing the
+    # named files lets dvc repro make the 0.7 tables again, equal to the experiment's.
+    exp_params, exp_t1 = (clone.root / "params.yaml").read_text(), (res / "table1.csv").read_bytes()
+    exp_sample = _sha(res / "generations/smollm2-135m/gsm8k/sample.parquet")
+    clone.run("git", "checkout", "--", "params.yaml", "dvc.lock")
+    clone.dvc("checkout")
+    assert _sha(res / "generations/smollm2-135m/gsm8k/sample.parquet") != exp_sample  # the 1.0 table
+    (clone.root / "params.yaml").write_text(exp_params)
+    proc = subprocess.run([str(DVC), "repro"], cwd=clone.root, env=clone.env, capture_output=True, text=True,
+                          timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    named = re.search(r"\n  rm (.+)\n", out)
+    stale = named.group(1).split() if named else []
+    assert "results/smoke/generations/smollm2-135m/gsm8k/sample.parquet" in stale, out[-3000:]
+    for rel in stale:
+        (clone.root / rel).unlink()
+    clone.dvc("repro")
+    assert _sha(res / "generations/smollm2-135m/gsm8k/sample.parquet") == exp_sample
+    assert (res / "table1.csv").read_bytes() == exp_t1
     assert "Data and pipelines are up to date." in clone.dvc("status")

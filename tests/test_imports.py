@@ -222,7 +222,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("generation, execution", ("generation", "execution")),
     ("stats", ("stats",)),
     ("foundation", ("", "errors", "io", "tables", "prompts", "check_table", "validation", "checksums", "plan",
-                    "stages", "stage_log")),
+                    "provenance", "stages", "stage_log")),
 ]
 
 

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="goodbadgreedy", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     lin = sub.add_parser("lineage", help="print the chain from a result back to raw data")
-    lin.add_argument("result", help="an artifact with a .lineage.json sidecar, e.g. results/table1.csv")
+    lin.add_argument("result", help="an artifact with a .lineage.json sidecar, e.g. results/default/table1.csv")
     lin.add_argument("--row", help="model,benchmark[,config]: follow only that row's inputs")
     lin.set_defaults(func=_lineage)
     args = parser.parse_args(argv)

@@ -27,6 +27,7 @@ import polars as pl
 
 from goodbadgreedy.errors import DataError, ValidationError
 from goodbadgreedy.io import sha256_file, write_csv, write_json, write_parquet
+from goodbadgreedy.provenance import plain
 
 PACKAGES = (
     "goodbadgreedy",
@@ -75,19 +76,6 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "packages": versions, "git_commit": commit, "git_dirty": dirty}
 
 
-def _plain(obj: Any) -> Any:
-    """Snakemake params/wildcards -> plain JSON values."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if hasattr(obj, "items"):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    return str(obj)
-
-
 def write_lineage(
     output: str | os.PathLike[str],
     *,
@@ -111,11 +99,11 @@ def write_lineage(
         "artifact": str(output),
         "sha256": sha256_file(output),
         "stage": stage,
-        "wildcards": _plain(dict(wildcards or {})),
-        "params": _plain(dict(params or {})),
+        "wildcards": plain(dict(wildcards or {})),
+        "params": plain(dict(params or {})),
         "inputs": {str(p): sha256_file(p) for p in inputs},
         "environment": environment(),
-        **_plain(dict(extra or {})),
+        **plain(dict(extra or {})),
     }
     write_json(record, sidecar(output, "lineage"))
     return record
