@@ -187,10 +187,11 @@ def check_restored(stale: list[RestoredStale]) -> None:
     files = " ".join(s.output for s in stale)
     raise ConfigError(
         f"{len(stale)} output(s) were made with other params or inputs than they have now, and "
-        "Snakemake's record does not describe them (DVC put the files back: dvc checkout, exp apply, "
-        "pull or its run-cache restore files, not Snakemake's record of the jobs):\n" + "\n".join(lines)
-        + f"\nRemove them (the DVC cache keeps a copy) and run again; Snakemake re-makes them:\n  rm {files}\n"
-        "then dvc repro (or snakemake)"
+        "Snakemake's record does not describe them (the files were put back or copied in without it: "
+        "dvc checkout, exp apply, pull and DVC's run-cache restore files, not Snakemake's record of "
+        "the jobs):\n" + "\n".join(lines)
+        + f"\nRemove them (DVC's cache keeps a copy of what it tracks) and run again; Snakemake re-makes "
+        f"them:\n  rm {files}\nthen dvc repro (or snakemake)"
     )
 
 
