@@ -32,7 +32,7 @@ Policy (each clause is tested below):
    * generation and execution: the backends, the engine, models, the sample cache; the sandbox;
    * stats;
    * foundation: ``errors``, ``io``, ``tables``, ``prompts``, ``check_table``, ``validation``,
-     ``checksums``, ``plan``, ``stages``, ``stage_log``.
+     ``checksums``, ``plan``, ``stages``, ``stage_log``, ``audit``.
 
    A helper two layers need lives below both (``prompts.Prompt``, ``check_table``,
    ``generation.sample_cache``, ``generation.backend_base``), never in one of them.
@@ -222,7 +222,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("generation, execution", ("generation", "execution")),
     ("stats", ("stats",)),
     ("foundation", ("", "errors", "io", "tables", "prompts", "check_table", "validation", "checksums", "plan",
-                    "provenance", "stages", "stage_log")),
+                    "provenance", "stages", "stage_log", "audit")),
 ]
 
 
