@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,10 +40,11 @@ import pytest
 
 from goodbadgreedy import audit as audit_mod
 from goodbadgreedy import tables
+from goodbadgreedy.audit import trace
 from goodbadgreedy.cli import main
 from goodbadgreedy.data import normalize, select_items
 from goodbadgreedy.io import write_csv, write_json
-from goodbadgreedy.lineage import publish_table, trace, write_lineage
+from goodbadgreedy.lineage import publish_table, write_lineage
 from goodbadgreedy.table1 import table1
 
 REPO = Path(__file__).resolve().parents[1]
@@ -342,3 +344,37 @@ def test_same_answer_from_another_folder(tree, tmp_path, capsys, monkeypatch):
     assert code == 1 and out.rstrip().endswith(summary(N_TABLE1, missing=1))
     assert audit_mod.workflow_root(tree / TABLE1, TABLE1) == tree
     assert audit_mod.workflow_root(tree / TABLE1, "other/table1.csv") == elsewhere  # no match: the current folder
+
+
+@pytest.mark.slow
+def test_real_smoke_run(smoke, tmp_path):
+    """Clauses 1, 2, 4 on the pipeline's own output: a reproduced smoke run verifies (negative
+    control); a hand-edited Table 1 cell fails ``lineage --row``; a deleted raw file fails ``verify``."""
+    from smoke import copy_clone
+
+    work = copy_clone(smoke[0], tmp_path / "repo").root
+    res = _cli(work, "verify")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert re.fullmatch(r"\d+ artifacts verified, 0 changed, 0 missing\n", res.stdout), res.stdout
+    t1 = work / "results/smoke/table1.csv"
+    recorded = sha(t1)
+    lines = t1.read_text().splitlines(keepends=True)
+    header = lines[0].strip().split(",")
+    row = next(i for i, line in enumerate(lines) if line.startswith("smollm2-135m,gsm8k,"))
+    cells = lines[row].rstrip("\n").split(",")
+    cells[header.index("greedy")] = "93.33"
+    lines[row] = ",".join(cells) + "\n"
+    t1.write_text("".join(lines))
+    res = _cli(work, "lineage", "results/smoke/table1.csv", "--row", "smollm2-135m,gsm8k,greedy")
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "greedy=93.33" in res.stdout and "[aggregate] results/smoke/table1.csv  sha256:" in res.stdout
+    assert f"current  sha256:{sha(t1)}" in res.stdout
+    assert f"recorded sha256:{recorded}  by results/smoke/table1.csv.lineage.json" in res.stdout
+    assert re.search(r"\n\d+ artifacts verified, 1 changed, 0 missing\n$", res.stdout)
+    raw = work / RAW
+    raw_sha = sha(raw)
+    raw.unlink()
+    res = _cli(work, "verify")
+    assert res.returncode == 1
+    assert f"MISSING {RAW}\n    current  missing\n    recorded sha256:{raw_sha}  by {BENCH}\n" in res.stdout
+    assert re.search(r"\n\d+ artifacts verified, 1 changed, 1 missing\n$", res.stdout)

@@ -1,4 +1,9 @@
-"""Check artifacts against their lineage sidecars: behind ``goodbadgreedy lineage`` and ``verify``.
+"""Check artifacts against their lineage sidecars: ``goodbadgreedy lineage`` and ``verify``.
+
+:func:`trace` walks one artifact's chain (the ``lineage`` command's tree), :func:`verify_folder`
+every artifact under a folder; both check files by the policy below. (The sidecars are written by
+:mod:`goodbadgreedy.lineage`, which every stage imports; this module no stage imports, so editing
+the checks re-runs nothing.)
 
 Every published artifact ``X`` has a sidecar ``X.lineage.json`` that records ``sha256`` (the
 artifact's own bytes) and ``inputs`` (``{path: sha256}`` of every file it was computed from). The
@@ -36,7 +41,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.io import sha256_file
@@ -300,6 +305,107 @@ def verify_folder(folder: str | os.PathLike[str]) -> Auditor:
     return audit
 
 
+def trace(
+    path: str | os.PathLike[str],
+    *,
+    select: Mapping[str, str] | None = None,
+    audit: Auditor | None = None,
+) -> list[dict[str, Any]]:
+    """Walk the lineage of ``path`` back to files without sidecars (raw data), verifying each file.
+
+    The checks are the module policy's: ``path`` against its own sidecar, every input against
+    the record of the artifact that lists it, recursively. Each artifact is followed once;
+    a file reached again gives a node with ``repeat`` set (its consumer's record still checked).
+
+    Args:
+        path: an artifact with a lineage sidecar.
+        select: keep, among the inputs of the first artifact, only those whose path contains
+            every value (e.g. {"model": "m", "benchmark": "gsm8k", "config": "sample"}).
+        audit: the :class:`Auditor` to record in (its ``summary()`` then
+            counts the files this trace checked); a fresh one by default.
+
+    Returns:
+        Depth-first list of nodes ``{"depth", "artifact", "sha256", "current", "status",
+        "problems", "repeat", "stage", "params", "wildcards"}``: ``artifact`` the display path;
+        ``sha256`` the digest recorded for it here (the root's: its own sidecar's; an input's: by
+        the artifact above it); ``current`` its sha256 now (None when gone); ``status`` ``ok``,
+        ``changed`` (a record checked at this node differs: its consumer's, or on first visit its
+        own sidecar's) or ``missing``; ``problems`` those differing
+        :class:`Record` s; ``repeat`` True when the artifact was already
+        followed above (its inputs are not listed again); ``stage``/``params``/``wildcards`` from
+        its sidecar (None for raw files).
+
+    Raises:
+        DataError: ``path`` is missing, has no lineage sidecar, or a sidecar on the way is malformed.
+    """
+    audit = audit if audit is not None else Auditor()
+    root = Auditor.key(path)
+    if not os.path.isfile(root):
+        if os.path.exists(root):
+            raise DataError(f"{path}: not a file")
+        left = sidecar_path(path)
+        if left.is_file():
+            raise DataError(f"{path}: no such file (its lineage sidecar {left} is still there: "
+                            "the artifact was deleted or moved)")
+        raise DataError(f"{path}: no such file")
+    rec = audit.sidecar(root)
+    if rec is None:
+        raise DataError(f"{path}: no lineage sidecar {sidecar_path(path)} (was it produced by the pipeline?)")
+    base = workflow_root(root, rec.get("artifact"))
+    nodes: list[dict[str, Any]] = []
+
+    def visit(key: str, via: Record | None, depth: int, filt: Mapping[str, str] | None) -> None:
+        rec = audit.sidecar(key)
+        first = audit.mark_followed(key)
+        reach = [via] if via is not None else []
+        if rec is not None and first:
+            own = audit.note_own(key)
+            reach.insert(0, own)
+        now = audit.current(key)
+        problems = [r for r in reach if r.recorded != now]
+        nodes.append({
+            "depth": depth, "artifact": display(key), "sha256": (via or reach[0]).recorded, "current": now,
+            "status": MISSING if now is None else (CHANGED if problems else OK), "problems": problems,
+            "repeat": not first, "stage": rec.get("stage") if rec else None,
+            "params": rec.get("params") if rec else None, "wildcards": rec.get("wildcards") if rec else None,
+        })
+        if rec is None or not first:
+            return
+        for inp, digest in sorted(rec["inputs"].items()):
+            parts = Path(inp).parts
+            if filt and not all(v in parts or any(x.startswith(v + ".") for x in parts) for v in filt.values()):
+                continue
+            ikey = Auditor.key(inp, base)
+            visit(ikey, audit.note(ikey, digest, display(key)), depth + 1, None)
+
+    visit(root, None, 0, select)
+    return nodes
+
+
+def format_trace(nodes: list[dict[str, Any]]) -> str:
+    """Render :func:`trace` output as an indented tree, one line per node.
+
+    A node's line is ``[stage] path  sha256:<first 16 hex of its current sha256>`` (``[source]``
+    for a file without sidecar, ``missing`` for one that is gone), its params below; a node
+    already shown above is one line ending in ``(see above)``. A node that is not ok ends in
+    ``!! CHANGED`` / ``!! MISSING`` and is followed by its current sha256 and each differing
+    record with its writer (:func:`record_lines`).
+    """
+    lines = []
+    for n in nodes:
+        pad = "  " * n["depth"]
+        stage = f"[{n['stage']}] " if n["stage"] else "[source] "
+        now = n.get("current", n["sha256"])
+        where = "(see above)" if n.get("repeat") else (f"sha256:{now[:16]}" if now else "missing")
+        flag = "" if n["status"] == OK else f"  !! {n['status'].upper()}"
+        lines.append(f"{pad}{stage}{n['artifact']}  {where}{flag}")
+        if n["status"] != OK:
+            lines += record_lines(n.get("problems", []), now, pad + "    ")
+        if n["params"] and not n.get("repeat"):
+            lines.append(f"{pad}    params: {json.dumps(n['params'], sort_keys=True)}")
+    return "\n".join(lines)
+
+
 def format_problems(audit: Auditor) -> str:
     """The problems of ``audit`` as text; empty when there is none.
 
@@ -322,9 +428,11 @@ __all__ = [
     "Summary",
     "display",
     "format_problems",
+    "format_trace",
     "record_lines",
     "sidecar_path",
     "sidecars_under",
+    "trace",
     "verify_folder",
     "workflow_root",
 ]

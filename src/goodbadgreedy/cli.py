@@ -14,9 +14,8 @@ import sys
 
 import polars as pl
 
-from goodbadgreedy.audit import Auditor, display, format_problems, verify_folder
+from goodbadgreedy.audit import Auditor, display, format_problems, format_trace, trace, verify_folder
 from goodbadgreedy.errors import DataError, GoodBadGreedyError
-from goodbadgreedy.lineage import format_trace, trace
 
 #: Exit statuses of both commands.
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
