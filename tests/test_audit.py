@@ -310,7 +310,7 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def test_errors_exit_2_with_one_line(tree, case):
     """Clause 6, in a real subprocess: exit 2, one stderr line naming the file, no traceback, nothing on stdout."""
     args, named = {
-        "missing file": (["lineage", f"{OUT}/nope.csv"], f"{OUT}/nope.csv: no such file"),
+        "missing file": (["lineage", f"{OUT}/nope.csv", "--row", "tiny,gsm8k"], f"{OUT}/nope.csv: no such file"),
         "no sidecar": (["lineage", RAW], f"{RAW}: no lineage sidecar"),
         "bad sidecar": (["lineage", TABLE1], f"{CHK['greedy']}.lineage.json: not a"),
         "corrupt csv": (["lineage", TABLE1, "--row", "tiny,gsm8k"], f"{TABLE1}: not a readable CSV table"),

@@ -321,8 +321,8 @@ def trace(
         path: an artifact with a lineage sidecar.
         select: keep, among the inputs of the first artifact, only those whose path contains
             every value (e.g. {"model": "m", "benchmark": "gsm8k", "config": "sample"}).
-        audit: the :class:`Auditor` to record in (its ``summary()`` then
-            counts the files this trace checked); a fresh one by default.
+        audit: the :class:`Auditor` to record in (its ``summary()`` then counts the files this
+            trace checked); a fresh one by default.
 
     Returns:
         Depth-first list of nodes ``{"depth", "artifact", "sha256", "current", "status",
@@ -330,10 +330,9 @@ def trace(
         ``sha256`` the digest recorded for it here (the root's: its own sidecar's; an input's: by
         the artifact above it); ``current`` its sha256 now (None when gone); ``status`` ``ok``,
         ``changed`` (a record checked at this node differs: its consumer's, or on first visit its
-        own sidecar's) or ``missing``; ``problems`` those differing
-        :class:`Record` s; ``repeat`` True when the artifact was already
-        followed above (its inputs are not listed again); ``stage``/``params``/``wildcards`` from
-        its sidecar (None for raw files).
+        own sidecar's) or ``missing``; ``problems`` the differing :class:`Record` objects;
+        ``repeat`` True when the file was already shown above (its inputs are not listed again);
+        ``stage``/``params``/``wildcards`` from its sidecar (None for raw files).
 
     Raises:
         DataError: ``path`` is missing, has no lineage sidecar, or a sidecar on the way is malformed.
