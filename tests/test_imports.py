@@ -25,7 +25,8 @@ Policy (each clause is tested below):
    (:data:`LAYERS`; every module must be placed in one):
 
    * stage: what a pipeline stage or a CLI calls (``generation.run``, ``reranking``, ``analysis``,
-     ``table1``, ``plots``, ``html_report``, ``lineage``, ``cli``, ``data``, ``params_file``);
+     ``table1``, ``plots``, ``html_report``, ``lineage``, ``audit``, ``cli``, ``data``,
+     ``params_file``);
    * benchmarks: the registry and the benchmark modules;
    * judge: client, parsers, win rates and ``judge.check`` (the judge-based benchmarks' ``check``
      calls it, so it sits below them, not at stage level);
@@ -215,8 +216,8 @@ def test_graph_sees_lazy_and_submodule_imports_of_the_real_package(graph):
 
 #: Layers, top to bottom: (name, module prefixes relative to the package; "" is the package itself).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("stage", ("generation.run", "reranking", "analysis", "table1", "plots", "html_report", "lineage", "cli",
-               "data", "params_file")),
+    ("stage", ("generation.run", "reranking", "analysis", "table1", "plots", "html_report", "lineage", "audit",
+               "cli", "data", "params_file")),
     ("benchmarks", ("benchmarks",)),
     ("judge", ("judge",)),
     ("generation, execution", ("generation", "execution")),

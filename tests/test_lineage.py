@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from goodbadgreedy import tables
+from goodbadgreedy.audit import trace
 from goodbadgreedy.errors import ValidationError
-from goodbadgreedy.lineage import publish_table, read_lineage, trace
+from goodbadgreedy.lineage import publish_table, read_lineage
 
 
 def _checks(scores):

@@ -9,8 +9,10 @@ Every published artifact ``X`` gets two files beside it:
   commit.
 
 The artifact's bytes depend only on params and inputs (no timestamps, no commit), so that it can
-be rebuilt byte for byte; the environment goes in the sidecar. :func:`trace` walks sidecars from
-a result back to the vendored raw files and their recorded checksums.
+be rebuilt byte for byte; the environment goes in the sidecar. Reading them back is
+:mod:`goodbadgreedy.audit`'s job (``goodbadgreedy lineage`` and ``verify``): every pipeline stage
+imports this module, so its code is part of every stage's code fingerprint, while the checks are
+not.
 """
 
 from __future__ import annotations
@@ -150,69 +152,18 @@ def publish_table(
 
 
 def read_lineage(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Return an artifact's lineage record, or None when it has none (e.g. vendored raw data)."""
+    """Return an artifact's lineage record, or None when it has none (e.g. vendored raw data).
+
+    Raises:
+        DataError: the sidecar is not valid JSON (naming it).
+    """
     side = sidecar(path, "lineage")
     if not side.is_file():
         return None
-    return json.loads(side.read_text())
+    try:
+        return json.loads(side.read_text())
+    except ValueError as exc:
+        raise DataError(f"{side}: not a readable lineage record ({exc})") from exc
 
 
-def trace(path: str | os.PathLike[str], *, select: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """Walk the lineage of ``path`` back to files without sidecars (raw data, manifests).
-
-    Args:
-        path: an artifact with a lineage sidecar.
-        select: keep, among the inputs of the first artifact, only those whose path contains
-            every value (e.g. {"model": "m", "benchmark": "gsm8k", "config": "sample"}).
-
-    Returns:
-        Depth-first list of nodes ``{"depth", "artifact", "sha256", "stage", "params",
-        "status"}``; ``status`` is ``ok`` when the file's current sha256 equals the one its
-        consumer recorded, ``changed`` otherwise, ``missing`` if it is gone.
-
-    Raises:
-        DataError: ``path`` has no lineage sidecar.
-    """
-    root = read_lineage(path)
-    if root is None:
-        raise DataError(f"{path}: no lineage sidecar {sidecar(path, 'lineage')} (was it produced by the pipeline?)")
-    nodes: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def visit(p: str, recorded: str | None, depth: int, filt: Mapping[str, str] | None) -> None:
-        rec = read_lineage(p)
-        exists = Path(p).is_file()
-        current = sha256_file(p) if exists else None
-        status = "missing" if not exists else ("ok" if recorded in (None, current) else "changed")
-        nodes.append({
-            "depth": depth, "artifact": p, "sha256": recorded or current, "status": status,
-            "stage": rec["stage"] if rec else None, "params": rec["params"] if rec else None,
-            "wildcards": rec["wildcards"] if rec else None,
-        })
-        if rec is None or p in seen:
-            return
-        seen.add(p)
-        for inp, digest in sorted(rec["inputs"].items()):
-            parts = Path(inp).parts
-            if filt and not all(v in parts or any(x.startswith(v + ".") for x in parts) for v in filt.values()):
-                continue
-            visit(inp, digest, depth + 1, None)
-
-    visit(str(path), None, 0, select)
-    return nodes
-
-
-def format_trace(nodes: list[dict[str, Any]]) -> str:
-    """Render :func:`trace` output as an indented tree (one artifact per line, params below)."""
-    lines = []
-    for n in nodes:
-        pad = "  " * n["depth"]
-        stage = f"[{n['stage']}] " if n["stage"] else "[source] "
-        flag = "" if n["status"] == "ok" else f"  !! {n['status'].upper()}"
-        lines.append(f"{pad}{stage}{n['artifact']}  sha256:{(n['sha256'] or '')[:16]}{flag}")
-        if n["params"]:
-            lines.append(f"{pad}    params: {json.dumps(n['params'], sort_keys=True)}")
-    return "\n".join(lines)
-
-
-__all__ = ["ValidationError", "format_trace", "publish_table", "read_lineage", "sha256_file", "trace", "write_lineage"]
+__all__ = ["ValidationError", "publish_table", "read_lineage", "sha256_file", "write_lineage"]
