@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 
 from goodbadgreedy.errors import DataError, ValidationError
-from goodbadgreedy.io import sha256_file, write_csv, write_json, write_parquet
+from goodbadgreedy.io import sha256_file, sidecar, write_csv, write_json, write_parquet
 from goodbadgreedy.provenance import plain
 
 PACKAGES = (
@@ -40,11 +40,6 @@ PACKAGES = (
     "numpy",
     "scipy",
 )
-
-
-def sidecar(path: str | os.PathLike[str], kind: str) -> Path:
-    """Path of an artifact's ``lineage`` or ``validation`` sidecar."""
-    return Path(f"{path}.{kind}.json")
 
 
 def environment() -> dict[str, Any]:
