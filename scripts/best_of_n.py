@@ -4,14 +4,13 @@ from goodbadgreedy.stage_log import to_log
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.io import write_csv
     from goodbadgreedy.lineage import write_lineage
     from goodbadgreedy.reranking.best_of_n_table import best_of_n_table
+    from goodbadgreedy.tables import read_tables
 
-    scores = pl.concat([pl.read_parquet(p) for p in sm.input.scores])
-    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    scores = read_tables(sm.input.scores, "scores")
+    checks = read_tables(sm.input.checks, "check")
     write_csv(best_of_n_table(scores, checks), sm.output[0])
     write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params)
 

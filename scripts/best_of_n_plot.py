@@ -4,13 +4,12 @@ from goodbadgreedy.stage_log import to_log
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.lineage import write_lineage
     from goodbadgreedy.reranking.best_of_n_table import greedy_table, read_best_of_n
     from goodbadgreedy.reranking.plot import plot_best_of_n
+    from goodbadgreedy.tables import read_tables
 
-    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    checks = read_tables(sm.input.checks, "check")
     greedy = greedy_table(checks, list(sm.params.greedy_configs))
     plot_best_of_n(read_best_of_n(sm.input.table), greedy, sm.output[0])
     write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params)

@@ -4,13 +4,12 @@ from goodbadgreedy.stage_log import to_log
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy import benchmarks
     from goodbadgreedy.lineage import publish_table
+    from goodbadgreedy.tables import read_table
 
-    generations = pl.read_parquet(sm.input.generations)
-    items = pl.read_parquet(sm.input.subset)
+    generations = read_table(sm.input.generations, "generation")
+    items = read_table(sm.input.subset, "benchmark")
     module = benchmarks.get(sm.wildcards.benchmark)
     # judge-based benchmarks get params.yaml's `judge` section (sm.params.judge is {} for the others)
     judge = {"judge": dict(sm.params.judge)} if benchmarks.uses_judge(sm.wildcards.benchmark) else {}

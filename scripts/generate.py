@@ -18,7 +18,7 @@ def main(sm) -> None:
     torch.set_num_threads(sm.threads)
     manifest = read_manifest(sm.input.model)
     backend = build_backend(sm.params.runtime, manifest, batch_size=sm.params.generation["batch_size"])
-    items = pl.read_parquet(sm.input.subset)
+    items = tables.read_table(sm.input.subset, "benchmark")
     shard = getattr(sm.wildcards, "shard", None)
     extra = {}
     if shard is not None:

@@ -4,12 +4,11 @@ from goodbadgreedy.stage_log import to_log
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.data import select_items
     from goodbadgreedy.lineage import publish_table
+    from goodbadgreedy.tables import read_table
 
-    df = select_items(pl.read_parquet(sm.input[0]), sm.params.n_items, sm.params.seed)
+    df = select_items(read_table(sm.input[0], "benchmark"), sm.params.n_items, sm.params.seed)
     publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=sm.input, params=sm.params,
                   wildcards=sm.wildcards, expected_rows=sm.params.n_items)
 

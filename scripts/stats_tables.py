@@ -4,16 +4,15 @@ from goodbadgreedy.stage_log import to_log
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.analysis.options import StatsOptions
     from goodbadgreedy.analysis.stats_tables import stats_tables
     from goodbadgreedy.io import write_csv
     from goodbadgreedy.lineage import write_lineage
+    from goodbadgreedy.tables import read_tables
 
-    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    checks = read_tables(sm.input.checks, "check")
     columns = ["model", "benchmark", "config", "item_id", "sample_idx", "response_tokens", "finish_reason"]
-    generations = pl.concat([pl.read_parquet(p, columns=columns) for p in sm.input.generations])
+    generations = read_tables(sm.input.generations, "generation", columns)
     opts = StatsOptions.from_params(sm.params.stats, sm.params.seed)
     tables = stats_tables(checks, generations, sm.params.decoding, sm.params.table1_configs[0], opts)
     for name, df in tables.items():

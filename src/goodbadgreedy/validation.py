@@ -47,13 +47,8 @@ from goodbadgreedy.io import write_json
 #: its old name for callers of this module).
 SCORES_SCHEMA: dict[str, pl.DataType] = tables.SCORES_SCHEMA
 
-#: The table kinds and their schemas.
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "benchmark": tables.BENCHMARK_SCHEMA,
-    "generation": tables.GENERATION_SCHEMA,
-    "check": tables.CHECK_SCHEMA,
-    "scores": SCORES_SCHEMA,
-}
+#: The table kinds and their schemas (:data:`goodbadgreedy.tables.SCHEMAS`).
+SCHEMAS: dict[str, dict[str, pl.DataType]] = tables.SCHEMAS
 
 #: The kinds that hold one row per (item_id, sample_idx) of one (model, benchmark, config).
 _SAMPLE_KINDS = ("generation", "check", "scores")
