@@ -1,6 +1,6 @@
 """aggregate: run scores and Table 1 (CSV + markdown), each with a lineage sidecar."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -23,5 +23,4 @@ def main(sm) -> None:
         write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,6 +1,6 @@
 """check: score every sample of one generation table."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -20,5 +20,4 @@ def main(sm) -> None:
                   wildcards=sm.wildcards, expected_rows=generations.height, extra=extra)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,6 +1,6 @@
 """plots: Table-1 bars with error bars and pass@k curves, from the stats tables."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -15,5 +15,4 @@ def main(sm) -> None:
         write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

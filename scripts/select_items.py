@@ -1,6 +1,6 @@
 """select_items: the profile's seeded subset of a benchmark's items."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -13,5 +13,4 @@ def main(sm) -> None:
                   wildcards=sm.wildcards, expected_rows=sm.params.n_items)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

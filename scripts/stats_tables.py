@@ -1,6 +1,6 @@
 """stats: every statistics table of goodbadgreedy.analysis as a CSV, each with a lineage sidecar."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -20,5 +20,4 @@ def main(sm) -> None:
         write_lineage(sm.output[name], stage=sm.rule, inputs=sm.input, params=sm.params, extra={"rows": df.height})
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars
