@@ -201,3 +201,42 @@ def test_stages_read_tables_only_through_read_table():
     bad = {f.relative_to(REPO).as_posix(): raw_reads(f.read_text()) for f in files}
     assert not {k: v for k, v in bad.items() if v}
     assert raw_reads("checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])") == ["pl.read_parquet("]
+
+
+@pytest.mark.slow
+def test_truncated_generation_in_a_real_run_names_the_file_and_the_advice_works(smoke, tmp_path):
+    """R1 end to end, in a copy of the reproduced smoke workflow: a generation table cut in half
+    makes its check job fail with the DataError (in the job's log) naming the file and the rebuild
+    command; the failed job leaves neither its output nor a sidecar of it; following the advice
+    (rm the file, rerun) rebuilds the same bytes and the check succeeds."""
+    import subprocess
+    import sys
+
+    from smoke import copy_clone
+
+    clone = copy_clone(smoke[0], tmp_path / "repo")
+    root = clone.root
+    gen = "results/smoke/generations/smollm2-135m/gsm8k/greedy.parquet"
+    target = "results/smoke/checks/smollm2-135m/gsm8k/greedy.parquet"
+    original = (root / gen).read_bytes()
+    assert json.loads((root / f"{gen}.lineage.json").read_text())["stage"] == "generate"
+    (root / gen).write_bytes(original[: len(original) // 2])
+
+    def snakemake(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=root, env=clone.env,
+                              capture_output=True, text=True, timeout=900)
+
+    res = snakemake("--force", target)
+    assert res.returncode != 0
+    log = (root / "logs/smoke/check/smollm2-135m/gsm8k/greedy.log").read_text()
+    assert f"DataError: {gen}: not a readable parquet file (truncated or corrupt: " in log, log[-3000:]
+    assert f"rebuild it: delete it (rm {gen}) and rerun (dvc repro, or snakemake), or snakemake --forcerun generate" \
+        in log
+    assert not [p.name for p in (root / target).parent.iterdir() if p.name.startswith("greedy.parquet")]
+
+    (root / gen).unlink()
+    res = snakemake(target)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    assert (root / gen).read_bytes() == original  # rebuilt byte for byte (seeded, from the sample cache)
+    assert read_table(root / target, "check").height >= 1
+    assert io.sidecar(root / target, "lineage").is_file() and io.sidecar(root / target, "validation").is_file()
