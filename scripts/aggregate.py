@@ -1,19 +1,18 @@
 """aggregate: run scores and Table 1 (CSV + markdown), each with a lineage sidecar."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.io import write_csv, write_json, write_text
     from goodbadgreedy.lineage import write_lineage
     from goodbadgreedy.stats.runs import run_scores
     from goodbadgreedy.table1 import metrics, table1, to_markdown
+    from goodbadgreedy.tables import read_tables
 
-    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    checks = read_tables(sm.input.checks, "check")
     columns = ["model", "benchmark", "config", "response_tokens"]
-    generations = pl.concat([pl.read_parquet(p, columns=columns) for p in sm.input.generations])
+    generations = read_tables(sm.input.generations, "generation", columns)
     greedy, sample = sm.params.table1_configs
     t1 = table1(checks, generations, greedy, sample)
     write_csv(t1, sm.output.table1)
@@ -24,5 +23,4 @@ def main(sm) -> None:
         write_lineage(out, stage=sm.rule, inputs=sm.input, params=sm.params)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

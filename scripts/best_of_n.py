@@ -1,20 +1,18 @@
 """best_of_n: the Best-of-N table (CSV), with a lineage sidecar (the figure: best_of_n_plot)."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.io import write_csv
     from goodbadgreedy.lineage import write_lineage
     from goodbadgreedy.reranking.best_of_n_table import best_of_n_table
+    from goodbadgreedy.tables import read_tables
 
-    scores = pl.concat([pl.read_parquet(p) for p in sm.input.scores])
-    checks = pl.concat([pl.read_parquet(p) for p in sm.input.checks])
+    scores = read_tables(sm.input.scores, "scores")
+    checks = read_tables(sm.input.checks, "check")
     write_csv(best_of_n_table(scores, checks), sm.output[0])
     write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,16 +1,15 @@
 """check: score every sample of one generation table."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy import benchmarks
     from goodbadgreedy.lineage import publish_table
+    from goodbadgreedy.tables import read_table
 
-    generations = pl.read_parquet(sm.input.generations)
-    items = pl.read_parquet(sm.input.subset)
+    generations = read_table(sm.input.generations, "generation")
+    items = read_table(sm.input.subset, "benchmark")
     module = benchmarks.get(sm.wildcards.benchmark)
     # judge-based benchmarks get params.yaml's `judge` section (sm.params.judge is {} for the others)
     judge = {"judge": dict(sm.params.judge)} if benchmarks.uses_judge(sm.wildcards.benchmark) else {}
@@ -21,5 +20,4 @@ def main(sm) -> None:
                   wildcards=sm.wildcards, expected_rows=generations.height, extra=extra)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,7 +1,7 @@
 """generate / generate_shard: one row per (item, sample) for one model x benchmark x decoding config,
 or, for generate_shard (``generation.shards`` > 1), for one contiguous item range of it."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -18,7 +18,7 @@ def main(sm) -> None:
     torch.set_num_threads(sm.threads)
     manifest = read_manifest(sm.input.model)
     backend = build_backend(sm.params.runtime, manifest, batch_size=sm.params.generation["batch_size"])
-    items = pl.read_parquet(sm.input.subset)
+    items = tables.read_table(sm.input.subset, "benchmark")
     shard = getattr(sm.wildcards, "shard", None)
     extra = {}
     if shard is not None:
@@ -55,5 +55,4 @@ def main(sm) -> None:
                              "backend": backend.cache_identity()})
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

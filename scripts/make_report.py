@@ -1,6 +1,6 @@
 """report: the self-contained HTML report (tables, inlined plots, lineage of every table)."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -25,5 +25,4 @@ def main(sm) -> None:
     write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

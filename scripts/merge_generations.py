@@ -1,19 +1,17 @@
 """merge_generations: the shard tables of one model x benchmark x config -> its generation table."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.generation.run import merge_generation_shards
     from goodbadgreedy.lineage import publish_table
+    from goodbadgreedy.tables import read_table
 
-    items = pl.read_parquet(sm.input.subset)
-    df = merge_generation_shards([pl.read_parquet(p) for p in sm.input.shards], items, sm.params.n_samples)
+    items = read_table(sm.input.subset, "benchmark")
+    df = merge_generation_shards([read_table(p, "generation") for p in sm.input.shards], items, sm.params.n_samples)
     publish_table(df, sm.output[0], kind="generation", stage=sm.rule, inputs=sm.input, params=sm.params,
                   wildcards=sm.wildcards, expected_rows=items.height * sm.params.n_samples)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,6 +1,6 @@
 """normalize: verify vendored raw files, normalize one benchmark to a validated parquet table."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -14,5 +14,4 @@ def main(sm) -> None:
                   params=sm.params, wildcards=sm.wildcards)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

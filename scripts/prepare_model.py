@@ -1,6 +1,6 @@
 """prepare_model: locate/convert the model and write its manifest (path + weights sha256)."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
@@ -17,5 +17,4 @@ def main(sm) -> None:
                   extra={"model_sha256": prepared.source_sha256, "model_source": prepared.source})
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

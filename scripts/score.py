@@ -1,25 +1,24 @@
 """score: one scorer's score for every sample of one generation table."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
     import torch
 
     from goodbadgreedy.lineage import publish_table
     from goodbadgreedy.reranking import ScoringInputs, build_scorer, score_table
+    from goodbadgreedy.tables import read_table
 
     torch.set_num_threads(sm.threads)
-    generations = pl.read_parquet(sm.input.generations)
+    generations = read_table(sm.input.generations, "generation")
     scorer = build_scorer(sm.wildcards.scorer, dict(sm.params.scorer), benchmark=sm.wildcards.benchmark,
                           policy_manifest=sm.input.model, runtime=sm.params.runtime)
-    inputs = ScoringInputs(generations, checks=pl.read_parquet(sm.input.checks),
-                           items=pl.read_parquet(sm.input.subset), options=dict(sm.params.options))
+    inputs = ScoringInputs(generations, checks=read_table(sm.input.checks, "check"),
+                           items=read_table(sm.input.subset, "benchmark"), options=dict(sm.params.options))
     df = score_table(scorer, sm.wildcards.scorer, inputs)
     publish_table(df, sm.output[0], kind="scores", stage=sm.rule, inputs=sm.input, params=sm.params,
                   wildcards=sm.wildcards, expected_rows=generations.height, extra=scorer.describe())
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,18 +1,16 @@
 """select_items: the profile's seeded subset of a benchmark's items."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.data import select_items
     from goodbadgreedy.lineage import publish_table
+    from goodbadgreedy.tables import read_table
 
-    df = select_items(pl.read_parquet(sm.input[0]), sm.params.n_items, sm.params.seed)
+    df = select_items(read_table(sm.input[0], "benchmark"), sm.params.n_items, sm.params.seed)
     publish_table(df, sm.output[0], kind="benchmark", stage=sm.rule, inputs=sm.input, params=sm.params,
                   wildcards=sm.wildcards, expected_rows=sm.params.n_items)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

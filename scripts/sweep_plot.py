@@ -1,18 +1,16 @@
 """sweep_plot: score against one swept decoding parameter."""
 
-from goodbadgreedy.stage_log import to_log
+from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import polars as pl
-
     from goodbadgreedy.lineage import write_lineage
     from goodbadgreedy.plots import sweep_plot
+    from goodbadgreedy.tables import read_table
 
-    sweep_plot(pl.read_csv(sm.input.intervals), sm.wildcards.param, dict(sm.params.sweep), sm.output[0],
+    sweep_plot(read_table(sm.input.intervals), sm.wildcards.param, dict(sm.params.sweep), sm.output[0],
                greedy=sm.params.table1_configs[0], families={f: list(m) for f, m in sm.params.families.items()})
     write_lineage(sm.output[0], stage=sm.rule, inputs=sm.input, params=sm.params, wildcards=sm.wildcards)
 
 
-to_log(snakemake)  # before main's imports, so that their errors land in the job's log
-main(snakemake)
+run(snakemake, main)  # the job's log first, then main; a failure removes the outputs' sidecars

@@ -1,8 +1,9 @@
-"""publish_table: a failing validation publishes nothing and leaves its result for inspection."""
+"""publish_table: a failing validation publishes nothing, no sidecar either; its result goes to the log."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import polars as pl
 import pytest
@@ -35,14 +36,37 @@ def test_valid_table_is_published_with_sidecars(tmp_path):
     assert trace(out)[1]["status"] == "changed"
 
 
-def test_failing_table_publishes_nothing(tmp_path):
+def test_failing_table_publishes_nothing(tmp_path, caplog):
+    """Policy (publish_table): a table that fails its suite is not written, and neither is any
+    sidecar (no ``.validation.json`` / ``.lineage.json`` beside an output that does not exist); the
+    full validation result goes to the log (logger ``goodbadgreedy.lineage``, ERROR; in a job, the
+    job's log) and the raised error names the output, summarises the failures (column, row) and
+    carries the result. Negative control: the valid table of the test above gets both sidecars."""
     out = tmp_path / "checks.parquet"
-    with pytest.raises(ValidationError, match=r"score") as exc:
-        publish_table(_checks([1.0, 0.0, 0.5, 2.0]), out, kind="check", stage="check", inputs=[])
-    assert "3" in str(exc.value)  # the offending row
-    assert not out.exists() and not (tmp_path / "checks.parquet.lineage.json").exists()
-    result = json.loads((tmp_path / "checks.parquet.validation.json").read_text())
-    assert result["success"] is False
+    with caplog.at_level(logging.ERROR, logger="goodbadgreedy.lineage"):
+        with pytest.raises(ValidationError, match=r"score") as exc:
+            publish_table(_checks([1.0, 0.0, 0.5, 2.0]), out, kind="check", stage="check", inputs=[])
+    message = str(exc.value)
+    assert str(out) in message and "not written" in message and "log" in message
+    assert "rows [3]" in message  # the offending row, summarised
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no output, no sidecar, no temp file
+    assert exc.value.result["success"] is False and exc.value.result["n_rows"] == 4
+    logged = [r for r in caplog.records if r.name == "goodbadgreedy.lineage" and r.levelno == logging.ERROR]
+    assert len(logged) == 1 and str(out) in logged[0].getMessage()
+    body = logged[0].getMessage().split("full result:\n", 1)[1]
+    assert json.loads(body) == exc.value.result  # the full result, as JSON
+
+
+def test_failing_republish_keeps_the_older_output_and_its_sidecars(tmp_path):
+    """An output published earlier stays with its own sidecars when a new table for it fails:
+    they still describe each other (the failed result is not written beside it)."""
+    out = tmp_path / "checks.parquet"
+    publish_table(_checks([1.0, 0.0]), out, kind="check", stage="check", inputs=[])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert set(before) == {"checks.parquet", "checks.parquet.lineage.json", "checks.parquet.validation.json"}
+    with pytest.raises(ValidationError):
+        publish_table(_checks([2.0]), out, kind="check", stage="check", inputs=[])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_hand_edited_parquet_with_duplicate_sample_is_caught(tmp_path):

@@ -22,7 +22,13 @@ class ModelLoadError(GoodBadGreedyError):
 
 
 class ValidationError(GoodBadGreedyError):
-    """A stage's table failed its data-validation suite; the message names columns and rows."""
+    """A stage's table failed its data-validation suite; the message names columns and rows.
+
+    Attributes:
+        result: the full validation result (a JSON-ready dict) when the suite ran, else None.
+    """
+
+    result: dict | None = None
 
 
 class BackendError(GoodBadGreedyError):

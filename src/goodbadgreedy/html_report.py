@@ -26,6 +26,7 @@ import jinja2
 import polars as pl
 
 from goodbadgreedy.lineage import read_lineage
+from goodbadgreedy.tables import read_table
 
 __all__ = ["SECTIONS", "render_report", "build_report", "png_data_uri", "lineage_summary"]
 
@@ -197,12 +198,15 @@ def build_report(
         The HTML document.
 
     Raises:
-        FileNotFoundError: a listed file is missing.
+        DataError: a listed table is missing, unreadable or changed since its stage wrote it
+            (:func:`goodbadgreedy.tables.read_table`: the message names the file and how to
+            rebuild it).
+        FileNotFoundError: a listed PNG is missing.
     """
-    tables = {"table1": pl.read_csv(table1)}
+    tables = {"table1": read_table(table1)}
     lineage = {"table1": lineage_summary(table1, tables["table1"])}
     for name, path in stats.items():
-        tables[name] = pl.read_csv(path, infer_schema_length=None)
+        tables[name] = read_table(path, infer_schema_length=None)
         lineage[name] = lineage_summary(path, tables[name])
     images = {name: png_data_uri(p) for name, p in plots.items()}
     notes: list[str] = []
@@ -233,7 +237,7 @@ def build_report(
             "caption": "Best-, worst-, oracle- and random-of-N (reward-model selection among N samples).",
         }
         if bon_csv:
-            tables["best_of_n"] = pl.read_csv(bon_csv[0])
+            tables["best_of_n"] = read_table(bon_csv[0])
             lineage["best_of_n"] = lineage_summary(bon_csv[0], tables["best_of_n"])
         else:
             sec["empty"] = "best_of_n.csv not available"

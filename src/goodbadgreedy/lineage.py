@@ -2,8 +2,9 @@
 
 Every published artifact ``X`` gets two files beside it:
 
-* ``X.validation.json``: the great-expectations result of its table suite (also on failure,
-  when ``X`` itself is not published);
+* ``X.validation.json``: the great-expectations result of its table suite (stage tables only;
+  a table that fails its suite is not published, and its result goes to the job's log instead:
+  :func:`publish_table`);
 * ``X.lineage.json``: the stage, its wildcards and params subset, the sha256 of the artifact and
   of every input, the model weights' sha256 where a model was used, package versions and the git
   commit.
@@ -18,6 +19,7 @@ not.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -28,8 +30,10 @@ from typing import Any, Iterable, Mapping
 import polars as pl
 
 from goodbadgreedy.errors import DataError, ValidationError
-from goodbadgreedy.io import sha256_file, write_csv, write_json, write_parquet
+from goodbadgreedy.io import sha256_file, sidecar, write_csv, write_json, write_parquet
 from goodbadgreedy.provenance import plain
+
+log = logging.getLogger(__name__)
 
 PACKAGES = (
     "goodbadgreedy",
@@ -42,11 +46,6 @@ PACKAGES = (
     "numpy",
     "scipy",
 )
-
-
-def sidecar(path: str | os.PathLike[str], kind: str) -> Path:
-    """Path of an artifact's ``lineage`` or ``validation`` sidecar."""
-    return Path(f"{path}.{kind}.json")
 
 
 def environment() -> dict[str, Any]:
@@ -125,9 +124,16 @@ def publish_table(
 ) -> None:
     """Validate a stage table, then write it (atomically) with its sidecars.
 
-    The great-expectations result is written to ``output.validation.json`` in every case; if the
-    validation fails, :class:`~goodbadgreedy.errors.ValidationError` is raised and ``output`` is
-    not written (nothing is published).
+    Policy: no sidecar ever describes a file that is not there.
+
+    * Valid table: ``output`` is written first, then ``output.validation.json`` (the
+      great-expectations result), then ``output.lineage.json``.
+    * Failing table: nothing is written, neither ``output`` nor a sidecar (an older ``output``
+      and its sidecars, if any, are left as they were: they still describe each other). The full
+      validation result goes, as indented JSON, to the ``goodbadgreedy.lineage`` logger at ERROR
+      level, which in a pipeline job is the job's log file
+      (:func:`goodbadgreedy.stage_log.to_log`), and the raised error summarises it (each failed
+      expectation, its columns and offending rows) and carries it as ``result``.
 
     Args:
         df: the table.
@@ -139,14 +145,28 @@ def publish_table(
         wildcards: the rule's wildcards, recorded.
         expected_rows: items x samples, when known.
         extra: more fields for the lineage record (besides ``rows`` and ``validation``).
+
+    Raises:
+        ValidationError: the table fails its suite; the message names ``output``, the failures,
+            and where the full result is (the log).
     """
     from goodbadgreedy.validation import validate_table
 
-    validate_table(df, kind, expected_rows=expected_rows, result_path=sidecar(output, "validation"))
+    try:
+        result = validate_table(df, kind, expected_rows=expected_rows)
+    except ValidationError as exc:
+        if exc.result is not None:
+            log.error("validation of %s failed (%s not written); full result:\n%s", output, output,
+                      json.dumps(exc.result, indent=2, sort_keys=True, ensure_ascii=False))
+        error = ValidationError(f"{output} not written: {exc}\n(the full validation result is in the "
+                                "log, above this error: logger goodbadgreedy.lineage)")
+        error.result = exc.result
+        raise error from exc
     if str(output).endswith(".csv"):
         write_csv(df, output)
     else:
         write_parquet(df, output)
+    write_json(result, sidecar(output, "validation"))
     write_lineage(output, stage=stage, inputs=inputs, params=params, wildcards=wildcards,
                   extra={"rows": df.height, "validation": str(sidecar(output, "validation")), **dict(extra or {})})
 

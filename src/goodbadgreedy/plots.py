@@ -17,6 +17,8 @@ import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from goodbadgreedy.io import atomic_path
+
 __all__ = ["table1_plot", "pass_at_k_plot", "sweep_plot", "save_png"]
 
 _DPI = 100
@@ -26,15 +28,16 @@ _LINESTYLES = {"pass@k": "-", "pass^k": "--", "maj@k": ":"}
 def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Write ``fig`` as a PNG at ``path`` (parents created; no metadata), atomically.
 
+    Through :func:`goodbadgreedy.io.atomic_path`: a unique temporary file, fsynced, renamed onto
+    ``path``; the file's mode is 0o666 minus the umask; on an error ``path`` is left as it was.
+
     Returns:
         The path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Software": None})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Software": None})
     return path
 
 

@@ -1,9 +1,21 @@
-"""Send a Snakemake script's stderr and logging to the job's log file.
+"""Run a Snakemake script's ``main``: its stderr and logging to the job's log, no stray sidecars.
 
-Every ``scripts/*.py`` run by a rule's ``script:`` directive calls :func:`to_log` first and keeps
-its own imports inside its ``main`` function, called after it: a failing import (polars, torch,
-the library) then lands in the job's log (``logs/...``) like any other error of the job. This
-module imports only the standard library, so importing it cannot fail that way itself.
+Every ``scripts/*.py`` run by a rule's ``script:`` directive keeps its imports inside its
+``main(sm)`` function and ends with ``run(snakemake, main)``. :func:`run`:
+
+1. sends stderr and logging to the job's log file first (:func:`to_log`), so that a failing import
+   (polars, torch, the library) lands in the job's log (``logs/...``) like any other error;
+2. at job start, removes the sidecars (``X.lineage.json``, ``X.validation.json``) of each declared
+   output ``X`` that does not exist: Snakemake deletes the outputs of a job it (re)runs and of a
+   failed job, never their sidecars, which a killed job (``kill -9``, a lost node) can leave
+   behind;
+3. runs ``main(snakemake)``; on any exception (also ``KeyboardInterrupt`` and ``SystemExit``)
+   it removes the sidecars of every declared output, whether the output exists or not
+   (Snakemake deletes the outputs of a failed job themselves), and re-raises: a failed job leaves
+   no sidecar of an output that will not exist.
+
+This module imports only the standard library, so importing it cannot fail the way ``main``'s
+imports can.
 """
 
 from __future__ import annotations
@@ -11,7 +23,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, Callable, Iterable
+
+#: Suffixes of an artifact's sidecars (``goodbadgreedy.io.sidecar(X, kind)`` is ``X.<kind>.json``).
+SIDECAR_SUFFIXES = (".lineage.json", ".validation.json")
+
+log = logging.getLogger(__name__)
 
 
 def to_log(snakemake: Any) -> None:
@@ -31,3 +48,62 @@ def to_log(snakemake: Any) -> None:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines drown the log
+
+
+def sidecars_of(outputs: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The sidecar paths of each output (whether they exist or not), in order."""
+    return [f"{os.fspath(out)}{suffix}" for out in outputs for suffix in SIDECAR_SUFFIXES]
+
+
+def remove_sidecars(outputs: Iterable[str | os.PathLike[str]], *, only_orphans: bool = False) -> list[str]:
+    """Remove the sidecars of ``outputs``; with ``only_orphans``, only those of outputs that do not exist.
+
+    Args:
+        outputs: artifact paths.
+        only_orphans: keep the sidecars of outputs that exist.
+
+    Returns:
+        The sidecar paths removed (missing ones are skipped silently).
+
+    Raises:
+        OSError: a sidecar exists but cannot be removed (e.g. no write permission on its folder).
+    """
+    removed = []
+    for out in outputs:
+        if only_orphans and os.path.lexists(out):
+            continue
+        for side in sidecars_of([out]):
+            try:
+                os.remove(side)
+            except FileNotFoundError:
+                continue
+            removed.append(side)
+    return removed
+
+
+def run(snakemake: Any, main: Callable[[Any], None]) -> None:
+    """Run a script's ``main(snakemake)`` by the module's policy (log, orphan sidecars, cleanup).
+
+    Args:
+        snakemake: the object Snakemake hands a script (``output``: the declared outputs; ``log``).
+        main: the script's body, called with ``snakemake``.
+
+    Raises:
+        BaseException: whatever ``main`` raised, after the outputs' sidecars were removed.
+    """
+    to_log(snakemake)  # first: the errors of main's imports land in the job's log
+    outputs = [os.fspath(p) for p in snakemake.output]
+    removed = remove_sidecars(outputs, only_orphans=True)
+    if removed:
+        log.info("removed %d sidecar(s) of missing outputs: %s", len(removed), ", ".join(removed))
+    try:
+        main(snakemake)
+    except BaseException:
+        try:
+            removed = remove_sidecars(outputs)
+        except OSError as exc:  # keep main's error the one that propagates
+            log.error("could not remove the sidecars of the failed job's outputs: %s", exc)
+        else:
+            if removed:
+                log.error("job failed: removed the sidecars of its outputs: %s", ", ".join(removed))
+        raise

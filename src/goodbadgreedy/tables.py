@@ -2,12 +2,22 @@
 
 Tables are long: one row per item (benchmark tables) or per (item, sample) (generation and check
 tables). Columns and dtypes here are the contract between stages; the validation suites check
-them too.
+them too. Stages read their input tables through :func:`read_table`, which turns a missing,
+truncated, edited or malformed file into a :class:`~goodbadgreedy.errors.DataError` naming the
+file, what is wrong and how to rebuild it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
 import polars as pl
+
+from goodbadgreedy.io import sha256_file, sidecar
 
 #: Normalized benchmark table, written by the normalize stage (key: ``item_id``).
 #: ``choices`` is empty for non-multiple-choice benchmarks; ``answer`` is the gold answer as text
@@ -104,3 +114,177 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType], *, name: str) -> p
     if missing:
         raise DataError(f"table {name!r} lacks column(s) {missing}; has {df.columns}")
     return df.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+#: The stage tables' schemas by kind (the kinds of :mod:`goodbadgreedy.validation` too).
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "benchmark": BENCHMARK_SCHEMA,
+    "generation": GENERATION_SCHEMA,
+    "check": CHECK_SCHEMA,
+    "scores": SCORES_SCHEMA,
+}
+
+_FORMATS = {".parquet": "parquet", ".csv": "CSV"}
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    kind: str | None = None,
+    columns: Sequence[str] | None = None,
+    **options: Any,
+) -> pl.DataFrame:
+    """Read a stage's input table (``.parquet`` or ``.csv``), or say which file is wrong and how to rebuild it.
+
+    Policy: every failure is a :class:`~goodbadgreedy.errors.DataError` whose message starts with
+    the path, says what is wrong, and ends with how to rebuild the file (below). Checked in order:
+
+    1. **missing**: no such file;
+    2. **unreadable**: polars cannot read it as its suffix's format (a truncated or corrupt parquet
+       file, a CSV that does not parse); polars' own message is quoted;
+    3. **changed**: the file has a lineage sidecar (``<path>.lineage.json``, written by the stage
+       that made it) whose ``sha256`` differs from the file's sha256 now: "changed since <stage>
+       wrote it". A sidecar that is not a JSON record with a ``sha256`` is an error naming the
+       sidecar. Files without a sidecar (vendored data, user files) skip this clause;
+    4. **columns**: a column of ``columns`` is missing, or, for a ``kind``, a column of its schema
+       (of those read) is missing or has another dtype (parquet only: a CSV's dtypes are inferred
+       on reading); the message names each column (and both dtypes).
+
+    How to rebuild: ``rm <path>`` and rerun (``dvc repro``, or ``snakemake``), which re-makes a
+    missing output; or ``snakemake --forcerun <stage>`` where the sidecar names the stage.
+
+    Cost: the file is hashed (sha256) on every read that has a sidecar, about 1 s per GB; stage
+    tables are megabytes.
+
+    Args:
+        path: the table; its suffix (``.parquet`` / ``.csv``) picks the reader.
+        kind: ``benchmark`` | ``generation`` | ``check`` | ``scores`` (:data:`SCHEMAS`), or None:
+            no schema check.
+        columns: read only these columns (in this order), each required; None: all columns.
+        **options: passed to ``polars.read_csv`` (e.g. ``infer_schema_length``,
+            ``schema_overrides``); not allowed for parquet.
+
+    Returns:
+        The table (``columns`` only, when given); rows as stored.
+
+    Raises:
+        DataError: a file fails a clause above (the message names the file, what is wrong and the
+            rebuild command).
+        ValueError: ``kind`` is not a known kind, or ``options`` are given for a parquet file.
+    """
+    from goodbadgreedy.errors import DataError
+
+    path = Path(path)
+    if kind is not None and kind not in SCHEMAS:
+        raise ValueError(f"unknown table kind {kind!r}; expected one of {sorted(SCHEMAS)}")
+    fmt = _FORMATS.get(path.suffix)
+    if fmt is None:
+        raise DataError(f"{path}: not a table file (expected a .parquet or .csv suffix)")
+    if fmt == "parquet" and options:
+        raise ValueError(f"read_table: reader options {sorted(options)} apply to CSV files only, not {path}")
+    record, side = _lineage_record(path)
+    stage = record.get("stage") if record else None
+
+    def fail(what: str) -> DataError:
+        return DataError(f"{path}: {what}; {_rebuild_hint(path, stage, side if record else None)}")
+
+    if not path.is_file():
+        raise fail("no such file")
+    try:
+        if fmt == "parquet":
+            file_schema = pl.read_parquet_schema(path)
+        else:
+            df = pl.read_csv(path, **options)
+            file_schema = dict(df.schema)
+    except Exception as exc:  # polars raises several types (ComputeError, OSError, ...) for bad files
+        raise fail(f"not a readable {fmt} file (truncated or corrupt: {_one_line(exc)})") from exc
+    if record is not None:
+        now = sha256_file(path)
+        if now != record["sha256"]:
+            raise fail(f"changed since {stage or 'the stage'} wrote it (sha256 {now[:16]}..., "
+                       f"{side} recorded {str(record['sha256'])[:16]}...)")
+    wanted = list(columns) if columns is not None else list(file_schema)
+    schema = SCHEMAS[kind] if kind is not None else {}
+    required = wanted + [c for c in (schema if columns is None else ()) if c not in wanted]
+    missing = [c for c in required if c not in file_schema]
+    if missing:
+        label = f"{kind} table" if kind else "table"
+        raise fail(f"{label} lacks column(s) {missing} (has {list(file_schema)})")
+    if fmt == "parquet":
+        bad = [f"{c!r} is {file_schema[c]}, expected {schema[c]}" for c in wanted
+               if c in schema and file_schema[c] != schema[c]]
+        if bad:
+            raise fail(f"{kind} table has column(s) of the wrong dtype: {'; '.join(bad)}")
+        try:
+            return pl.read_parquet(path, columns=wanted)
+        except Exception as exc:  # a corrupt page behind an intact footer
+            raise fail(f"not a readable parquet file (truncated or corrupt: {_one_line(exc)})") from exc
+    return df.select(wanted) if columns is not None else df
+
+
+def read_tables(
+    paths: Iterable[str | os.PathLike[str]],
+    kind: str | None = None,
+    columns: Sequence[str] | None = None,
+    **options: Any,
+) -> pl.DataFrame:
+    """Read each table with :func:`read_table` and concatenate them (vertically, in order).
+
+    Args:
+        paths: the tables (at least one).
+        kind: as :func:`read_table`.
+        columns: as :func:`read_table`.
+        **options: as :func:`read_table`.
+
+    Returns:
+        The concatenated table.
+
+    Raises:
+        DataError: as :func:`read_table`, for the first bad file.
+        ValueError: ``paths`` is empty (nothing to concatenate), or as :func:`read_table`.
+    """
+    frames = [read_table(p, kind, columns, **options) for p in paths]
+    if not frames:
+        raise ValueError("read_tables: no paths given")
+    return pl.concat(frames)
+
+
+def _lineage_record(path: Path) -> tuple[dict[str, Any] | None, Path]:
+    """``(record, sidecar path)`` of ``path``'s lineage sidecar; record None when there is none.
+
+    Raises:
+        DataError: the sidecar exists but is not a JSON object with a ``sha256`` (names it).
+    """
+    from goodbadgreedy.errors import DataError
+
+    side = sidecar(path, "lineage")
+    try:
+        text = side.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, side
+    except OSError as exc:
+        raise DataError(f"{side}: cannot read the lineage sidecar of {path}: {exc}") from exc
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        record, why = None, f"not JSON ({exc})"
+    else:
+        why = "no 'sha256' field"
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+        raise DataError(f"{side}: not a lineage record of {path}: {why}; delete both "
+                        f"(rm {shlex.quote(str(path))} {shlex.quote(str(side))}) and rerun (dvc repro, or snakemake)")
+    return record, side
+
+
+def _rebuild_hint(path: Path, stage: str | None, side: Path | None) -> str:
+    rm = f"rm {shlex.quote(str(path))}"
+    if stage:
+        return f"rebuild it: delete it ({rm}) and rerun (dvc repro, or snakemake), or snakemake --forcerun {stage}"
+    where = f"{side} names no stage" if side else f"it has no lineage sidecar ({sidecar(path, 'lineage')})"
+    return (f"if the pipeline makes it, rebuild it: delete it ({rm}) and rerun (dvc repro, or snakemake); "
+            f"{where}, so it may be a vendored or user file: restore it")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line, at most 300 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

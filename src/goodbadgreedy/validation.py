@@ -47,13 +47,8 @@ from goodbadgreedy.io import write_json
 #: its old name for callers of this module).
 SCORES_SCHEMA: dict[str, pl.DataType] = tables.SCORES_SCHEMA
 
-#: The table kinds and their schemas.
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "benchmark": tables.BENCHMARK_SCHEMA,
-    "generation": tables.GENERATION_SCHEMA,
-    "check": tables.CHECK_SCHEMA,
-    "scores": SCORES_SCHEMA,
-}
+#: The table kinds and their schemas (:data:`goodbadgreedy.tables.SCHEMAS`).
+SCHEMAS: dict[str, dict[str, pl.DataType]] = tables.SCHEMAS
 
 #: The kinds that hold one row per (item_id, sample_idx) of one (model, benchmark, config).
 _SAMPLE_KINDS = ("generation", "check", "scores")
@@ -103,7 +98,8 @@ def validate_table(
         ValidationError: the table fails its suite. The message names the table kind, each failed
             expectation and its column(s), and up to ten offending row indices (0-based, in the
             table's row order) and values; for the key uniqueness expectations, the duplicated
-            keys. The result JSON is written before raising.
+            keys. The result JSON is written before raising (when ``result_path`` is given), and
+            the error's ``result`` attribute holds it.
         ValueError: ``kind`` is not a known kind, or ``expected_rows`` is negative.
     """
     return _validate(df, kind, expected_rows=expected_rows, result_path=result_path, source=None)
@@ -228,7 +224,9 @@ def _validate(
             f"{n_bad} of {n_exp} GX expectations failed"
         )
         tail = f"\n(full result: {result_path})" if result_path is not None else ""
-        raise ValidationError(head + "\n" + "\n".join(f"  - {f}" for f in failures) + tail)
+        error = ValidationError(head + "\n" + "\n".join(f"  - {f}" for f in failures) + tail)
+        error.result = result
+        raise error
     return result
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from goodbadgreedy.errors import ModelLoadError
-from goodbadgreedy.io import sha256_file, write_json
+from goodbadgreedy.io import apply_umask, sha256_file, write_json
 
 
 def packaged_gguf_path(package: str, gguf_file: str) -> Path:
@@ -114,6 +114,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     Follows the recipe in shared/README.md: dequantize with ``from_pretrained(gguf_file=...)``,
     drop ``quantization_config``, set ``architectures``, rebuild the model class, copy the state
     dict, save model + tokenizer (+ generation config). Logits are identical to the GGUF load.
+    Every file written gets the mode the umask gives (0644 under umask 022), the weights too.
 
     Raises:
         ModelLoadError: the file cannot be read as a GGUF model.
@@ -137,6 +138,7 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
+    apply_umask(out_dir)  # safetensors writes the weights 0600 whatever the umask
     # sanity: the saved config must load back
     AutoConfig.from_pretrained(out_dir)
 

@@ -35,6 +35,7 @@ from goodbadgreedy.stats.best_of_n import (
     random_at_n,
     worst_of_n,
 )
+from goodbadgreedy.tables import read_table
 
 #: Columns of the Best-of-N table, in order.
 BEST_OF_N_COLUMNS = ["model", "benchmark", "config", "scorer", "N", "estimator", "value"]
@@ -148,13 +149,14 @@ def best_of_n_table(scores: pl.DataFrame, checks: pl.DataFrame, *, Ns: list[int]
 def read_best_of_n(path) -> pl.DataFrame:
     """Read a ``best_of_n.csv`` written from :func:`best_of_n_table`, with its dtypes.
 
+    Read through :func:`goodbadgreedy.tables.read_table` (a missing, unreadable or changed file is
+    named, with how to rebuild it).
+
     Raises:
-        DataError: the file cannot be read or its columns are not :data:`BEST_OF_N_COLUMNS`.
+        DataError: the file cannot be read, has changed since the stage wrote it, or its columns
+            are not :data:`BEST_OF_N_COLUMNS`.
     """
-    try:
-        df = pl.read_csv(path, schema_overrides=BEST_OF_N_SCHEMA)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"{path}: cannot read the Best-of-N table: {exc}") from exc
+    df = read_table(path, schema_overrides=BEST_OF_N_SCHEMA)
     if df.columns != BEST_OF_N_COLUMNS:
         raise DataError(f"{path}: columns {df.columns}, expected {BEST_OF_N_COLUMNS}")
     return df
