@@ -12,7 +12,8 @@ def main(sm) -> None:
     generations = pl.read_parquet(sm.input.generations)
     items = pl.read_parquet(sm.input.subset)
     module = benchmarks.get(sm.wildcards.benchmark)
-    # judge-based benchmarks get params.yaml's `judge` section (sm.params.judge is {} for the others)
+    # judge-based benchmarks get the run's judge: params.yaml's `judge` section with the active profile's
+    # `judge` block over it (rules/common.smk judge_params; sm.params.judge is {} for the others)
     judge = {"judge": dict(sm.params.judge)} if benchmarks.uses_judge(sm.wildcards.benchmark) else {}
     df = module.check(items, generations, dict(sm.params.options), **judge)
     # judge counts (parse failures) and win rates go to the lineage sidecar
