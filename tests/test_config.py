@@ -450,3 +450,14 @@ def test_profile_judge_max_tokens_reaches_exactly_the_judged_check_jobs(tmp_path
     raised = text.replace(f"\n  max_tokens: {section}", f"\n  max_tokens: {section + 1}", 1)
     assert rerun(with_judge(raised, "smoke", section)) == []
     assert rerun(raised) != []  # without the block, the section's new value reaches the jobs
+
+
+def test_dvc_check_stage_tracks_the_profile_judge_block():
+    """Policy: DVC re-runs the check stage's command when the run's judge changes: its params list
+    the `judge` section and `profiles` (which holds each profile's `judge` block); then Snakemake's
+    params trigger picks the judged check jobs (test above)."""
+    from goodbadgreedy.stages import read_stages
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert {"judge", "profiles"} <= set(stages["check"]["params"])
+    assert "check" in read_stages(REPO / "dvc.yaml")["check"].rules  # the stage runs the check rule
