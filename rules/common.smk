@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 from goodbadgreedy import benchmarks as _benchmarks
 from goodbadgreedy.checksums import files_of, read_sums
-from goodbadgreedy.params_file import validate_params
+from goodbadgreedy.judge.defaults import run_judge
+from goodbadgreedy.params_file import read_yaml_mapping, validate_params
 from goodbadgreedy.plan import plan, table1_configs
 from goodbadgreedy.provenance import check_restored, restored_stale
 from goodbadgreedy.stages import RuleCode, code_fingerprints
@@ -21,8 +22,14 @@ def canonical(obj):
     return obj
 
 
+# --configfile overlays (e.g. profiles/slurm/params.yaml): Snakemake read them keeping the last of
+# two equal keys; read again, a duplicate key stops here naming it and its lines (as params.yaml's
+# does in the Snakefile)
+for _overlay in workflow.overwrite_configfiles:
+    read_yaml_mapping(_overlay)
 # Validate params.yaml (+ --config overrides) against the JSON schema, defaults filled in,
-# before any job: a bad key stops here with one message naming it.
+# before any job: a bad key (or a local model folder that does not exist) stops here with one
+# message naming it.
 config.update(validate_params(config))
 PLAN = plan(config)
 OUT = PLAN.outdir
@@ -63,11 +70,12 @@ def benchmark_options(wildcards):
 
 
 def judge_params(wildcards):
-    """params.yaml's `judge` section for judge-based benchmarks, {} for the others (so editing the
-    judge re-runs only the checks that call it)."""
+    """The run's judge for judge-based benchmarks, {} for the others (so editing the judge re-runs
+    only the checks that call it): params.yaml's `judge` section with the active profile's `judge`
+    block (max_tokens, concurrency) over it."""
     if not _benchmarks.uses_judge(wildcards.benchmark):
         return {}
-    return canonical(config["judge"])
+    return canonical(run_judge(config))
 
 
 def model_spec(wildcards):

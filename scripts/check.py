@@ -11,7 +11,8 @@ def main(sm) -> None:
     generations = read_table(sm.input.generations, "generation")
     items = read_table(sm.input.subset, "benchmark")
     module = benchmarks.get(sm.wildcards.benchmark)
-    # judge-based benchmarks get params.yaml's `judge` section (sm.params.judge is {} for the others)
+    # judge-based benchmarks get the run's judge: params.yaml's `judge` section with the active profile's
+    # `judge` block over it (rules/common.smk judge_params; sm.params.judge is {} for the others)
     judge = {"judge": dict(sm.params.judge)} if benchmarks.uses_judge(sm.wildcards.benchmark) else {}
     df = module.check(items, generations, dict(sm.params.options), **judge)
     # judge counts (parse failures) and win rates go to the lineage sidecar

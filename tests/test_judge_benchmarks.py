@@ -274,6 +274,41 @@ def test_judge_config_is_checked():
     assert benchmarks.uses_judge("mixeval") and not benchmarks.uses_judge("gsm8k")
 
 
+def test_profile_max_tokens_is_part_of_the_judgement_cache_key(tmp_path):
+    """Policy: a judgement is cached under its judge's identity, which includes ``max_tokens``: the
+    run's judge of a profile that sets another ``max_tokens`` (``profiles.<name>.judge``) never
+    reuses judgements cut at another budget, neither in the key nor in the cache file. Negative
+    controls: the same settings give the same key and file, and ``concurrency`` (how fast, not
+    what is judged) does not change either."""
+    import copy
+
+    import yaml
+
+    from goodbadgreedy.judge.defaults import run_judge
+    from goodbadgreedy.params_file import validate_params
+
+    params = yaml.safe_load((RAW.parents[1] / "params.yaml").read_text())
+    params["judge"].update(cache_dir=str(tmp_path), max_tokens=400)
+    for prof in params["profiles"].values():
+        prof.pop("judge", None)
+    params["profiles"]["smoke"]["judge"] = {"max_tokens": 40, "concurrency": 2}
+    prompt = [({"role": "user", "content": "Which answer is better? [[A>B]] or [[B>A]]"},)]
+
+    def client(profile: str, **edit) -> JudgeClient:
+        cfg = copy.deepcopy(params)
+        cfg["profiles"][profile].setdefault("judge", {}).update(edit)
+        return JudgeClient(run_judge(validate_params({**cfg, "profile": profile})))
+
+    smoke, default = client("smoke"), client("default")
+    assert smoke.params.max_new_tokens == 40 and default.params.max_new_tokens == 400
+    assert smoke.key(prompt[0]) != default.key(prompt[0]) and smoke.cache.path != default.cache.path
+    assert client("smoke").key(prompt[0]) == smoke.key(prompt[0])
+    same_budget = client("smoke", concurrency=1)
+    assert same_budget.backend.concurrency == 1 != smoke.backend.concurrency
+    assert same_budget.key(prompt[0]) == smoke.key(prompt[0]) and same_budget.cache.path == smoke.cache.path
+    assert client("default", max_tokens=40).key(prompt[0]) == smoke.key(prompt[0])
+
+
 # ----- end to end against one real server -----
 
 

@@ -2,8 +2,9 @@
 
 Requests go through :class:`~goodbadgreedy.generation.openai_backend.OpenAIBackend` (chat
 endpoint: retries with seeded backoff, bounded concurrency, response checks), with greedy
-decoding (``temperature: 0``, ``top_p: 1``), a fixed ``seed`` and ``max_tokens`` from the
-``judge`` section of params.yaml. The API key is read from the environment variable that
+decoding (``temperature: 0``, ``top_p: 1``), a fixed ``seed`` and ``max_tokens`` from the run's
+judge: the ``judge`` section of params.yaml with the active profile's ``judge`` block over it
+(:func:`goodbadgreedy.judge.defaults.run_judge`). The API key is read from the environment variable that
 ``api_key_env`` names (never from params.yaml, never logged).
 
 Judgements are cached in one JSON-lines file per judge identity under ``cache_dir``, content
