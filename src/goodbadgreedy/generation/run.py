@@ -120,8 +120,10 @@ def generate_table(
     Raises:
         ConfigError: invalid decoding parameters (naming the parameter).
         DataError: ``items`` is empty.
-        BackendError: the backend failed, or a remote server reported no prompt length and none
-            is known locally (item named).
+        BackendError: the backend failed, a remote server reported no prompt length and none
+            is known locally (item named), or the backend returned without reporting a requested
+            sample through ``on_sample_done`` (first item and sample named; those it reported
+            stay cached).
     """
     if items.height == 0:
         raise DataError(f"benchmark {benchmark!r}: no items selected")
