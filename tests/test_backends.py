@@ -214,17 +214,22 @@ def test_vllm_missing_gives_the_install_hint(monkeypatch):
 
 
 class _FakeLLM:
-    """Stands in for ``vllm.LLM``: echoes each request's seed as text; records the calls."""
+    """Stands in for ``vllm.LLM``: echoes each request's seed as text; records the calls.
 
-    def __init__(self):
+    A request whose seed is in ``abort`` comes back with vLLM's ``finish_reason="abort"``.
+    """
+
+    def __init__(self, abort=()):
         self.calls = []
+        self.abort = set(abort)
 
     def generate(self, prompts, sampling_params, use_tqdm):
         self.calls.append(len(prompts))
         outs = []
         for p, sp in zip(prompts, sampling_params, strict=True):
             text = f"{len(p['prompt_token_ids'])}:{sp.kw['seed']}"
-            comp = types.SimpleNamespace(text=text, token_ids=[1, 2, 3], finish_reason="length", stop_reason=None)
+            finish = "abort" if sp.kw["seed"] in self.abort else "length"
+            comp = types.SimpleNamespace(text=text, token_ids=[1, 2, 3], finish_reason=finish, stop_reason=None)
             outs.append(types.SimpleNamespace(outputs=[comp]))
         return outs
 
@@ -243,6 +248,10 @@ def fake_vllm(monkeypatch):
 
 
 def test_vllm_backend_requests_chunks_and_reports(fake_vllm, tokenizer):
+    """Requests go in chunks of whole prompts (at most ``chunk_requests``); every sample is
+    reported once through ``on_sample_done`` as (prompt, position, sample), as soon as its
+    chunk's ``LLM.generate`` call is back (chunk 1's before chunk 2 is sent), and is the sample
+    returned in ``out``."""
     llm = _FakeLLM()
     backend = VLLMBackend("unused", model_sha="abc", dtype="bfloat16", llm=llm, tokenizer=tokenizer, chunk_requests=3)
     assert isinstance(backend, Backend)
@@ -252,13 +261,27 @@ def test_vllm_backend_requests_chunks_and_reports(fake_vllm, tokenizer):
     assert prep.text.endswith("Sure") and prep.n_tokens == len(prep.payload)
     done = []
     out = backend.generate([[1, 2], [3], [4, 5, 6]], [[10, 11], [12], [13, 14]], SAMPLE,
-                           on_prompt_done=lambda i, s: done.append(i), progress=False)
+                           on_sample_done=lambda i, j, s: done.append((i, j, s, len(llm.calls))), progress=False)
     assert llm.calls == [3, 2]  # whole prompts per chunk, at most 3 requests
-    assert done == [0, 1, 2]
+    # (prompt, position, LLM.generate calls made when it was reported): chunk 1 before chunk 2's call
+    assert [(i, j, n) for i, j, _, n in done] == [(0, 0, 1), (0, 1, 1), (1, 0, 1), (2, 0, 2), (2, 1, 2)]
+    assert all(s is out[i][j] for i, j, s, _ in done)
     assert [[s.text for s in row] for row in out] == [["2:10", "2:11"], ["1:12"], ["3:13", "3:14"]]
     assert out[0][0].n_tokens == 3 and out[0][0].finish_reason == "length"
     with pytest.raises(ConfigError, match=r"prompt 0, sample 1"):
         backend.generate([[1]], [[5, None]], SAMPLE, progress=False)
+
+
+def test_vllm_aborted_request_keeps_the_samples_reported_before_it(fake_vllm, tokenizer):
+    """A request vLLM aborted raises BackendError naming it; the samples before it in its chunk
+    were already reported (persisted by the generate stage), the ones after it are not."""
+    llm = _FakeLLM(abort={12})
+    backend = VLLMBackend("unused", model_sha="abc", llm=llm, tokenizer=tokenizer, chunk_requests=8)
+    done = []
+    with pytest.raises(BackendError, match=r"prompt 1, sample 0: .*abort"):
+        backend.generate([[1, 2], [3], [4]], [[10, 11], [12], [13]], SAMPLE,
+                         on_sample_done=lambda i, j, s: done.append((i, j, s.text)), progress=False)
+    assert done == [(0, 0, "2:10"), (0, 1, "2:11")]
 
 
 # ----- openai: routing, usage, manifest (scripted server) -----
@@ -283,10 +306,12 @@ def test_openai_adapter_routes_prefix_prompts_to_completions(tokenizer):
         assert b.payload == b.text and b.text.endswith("```python\n") and b.n_tokens > 0
         done = []
         out = backend.generate([a.payload, b.payload], [[None], [None]], GREEDY,
-                               on_prompt_done=lambda i, s: done.append(i), progress=False)
+                               on_sample_done=lambda i, j, s: done.append((i, j, s)), progress=False)
     paths = sorted(path for path, _, _ in srv.requests)
     assert paths == ["/v1/chat/completions", "/v1/completions"]
-    assert sorted(done) == [0, 1]
+    # each sample reported once, under its index in the caller's list (not the sub-backend's)
+    assert sorted((i, j) for i, j, _ in done) == [(0, 0), (1, 0)]
+    assert all(s is out[i][j] for i, j, s in done)
     assert out[0][0].prompt_tokens == 11 and out[0][0].n_tokens == 3
 
 

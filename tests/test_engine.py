@@ -196,3 +196,37 @@ def test_greedy_with_refill_matches_transformers(eos_prone_model, tokenizer, pro
         if tokenizer.eos_token_id in ref_ids:
             ref_ids = ref_ids[: ref_ids.index(tokenizer.eos_token_id) + 1]
         assert row[0].token_ids == ref_ids
+
+
+def test_each_sample_is_reported_the_moment_its_row_finishes(eos_prone_model, tokenizer, prompts):
+    """``on_sample_done(i, j, sample)`` is called exactly once per sample, with the very object
+    returned as ``out[i][j]``, the moment its row finishes: before the batch's next forward pass,
+    not when its prompt's last sample is done.
+
+    With every row in one batch (no refill) a sample of L tokens is finished after the prefill and
+    L - 1 decoding steps, so the callback must see exactly L forward calls of the model. A
+    per-prompt callback would see L_max of its prompt for its shorter samples, and the samples'
+    lengths within a prompt differ here (checked), so such a policy fails this test.
+    """
+    calls = []
+    handle = eos_prone_model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=24)
+        seeds = [[100 * i + j for j in range(6)] for i in range(len(prompts))]
+        seen = []
+        out = generate(eos_prone_model, tokenizer, prompts, seeds, params, batch_size=32, progress=False,
+                       on_sample_done=lambda i, j, s: seen.append((i, j, s, len(calls))))
+    finally:
+        handle.remove()
+    assert sorted((i, j) for i, j, _, _ in seen) == [(i, j) for i in range(len(prompts)) for j in range(6)]
+    assert all(s is out[i][j] for i, j, s, _ in seen)
+    assert all(n_forward == len(s.token_ids) for _, _, s, n_forward in seen)
+    # not vacuous: within some prompt the samples end at different steps
+    assert any(len({len(s.token_ids) for s in row}) > 1 for row in out)
+
+    # with refilled slots (3 rows at a time) still once per sample, the returned object
+    seen = []
+    out = generate(eos_prone_model, tokenizer, prompts, seeds, params, batch_size=3, progress=False,
+                   on_sample_done=lambda i, j, s: seen.append((i, j, s)))
+    assert sorted((i, j) for i, j, _ in seen) == [(i, j) for i in range(len(prompts)) for j in range(6)]
+    assert all(s is out[i][j] for i, j, s in seen)

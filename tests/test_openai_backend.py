@@ -44,13 +44,14 @@ def greedy_answer(server):
     done = []
     backend = backend_for(server, concurrency=2)
     out = backend.generate([QUESTION, QUESTION], [[None], [None]], GREEDY,
-                           on_prompt_done=lambda i, s: done.append(i), progress=False)
-    return out, sorted(done)
+                           on_sample_done=lambda i, j, s: done.append((i, j, s)), progress=False)
+    return out, done
 
 
 def test_greedy_round_trip_reproduces(greedy_answer):
     out, done = greedy_answer
-    assert done == [0, 1]
+    assert sorted((i, j) for i, j, _ in done) == [(0, 0), (1, 0)]
+    assert all(s is out[i][j] for i, j, s in done)
     a, b = out[0][0], out[1][0]
     assert a.text.strip() and "Paris" in a.text
     assert a.text == b.text  # greedy: same text, even for concurrent requests
@@ -212,12 +213,13 @@ def test_request_mapping_and_sample_order():
     with FakeServer(reply) as fake:
         backend = OpenAIBackend(fake.base_url, "my-model", api_key_env=None, concurrency=4)
         out = backend.generate([QUESTION, POEM, Prompt(QUESTION.messages, stop=("B",))], seeds, sampling,
-                               stop=["A"], on_prompt_done=lambda i, s: done.append((i, [x.text for x in s])),
+                               stop=["A"], on_sample_done=lambda i, j, s: done.append((i, j, s.text)),
                                progress=False)
         bodies = [b for _, _, b in fake.requests]
         assert {p for p, _, _ in fake.requests} == {"/v1/chat/completions"}
     assert [[s.text for s in row] for row in out] == [[f"seed={x}" for x in row] for row in seeds]
-    assert sorted(done) == [(i, [f"seed={x}" for x in row]) for i, row in enumerate(seeds)]
+    # every sample reported once, as (prompt, position, its own text)
+    assert sorted(done) == [(i, j, f"seed={x}") for i, row in enumerate(seeds) for j, x in enumerate(row)]
     assert sorted(b["seed"] for b in bodies) == [1, 2, 3, 4, 5, 6]
     b = next(b for b in bodies if b["seed"] == 5)
     assert b == {"model": "my-model", "messages": list(QUESTION.messages), "temperature": 0.7, "top_p": 0.9,
@@ -310,8 +312,25 @@ def test_first_failure_cancels_the_rest_promptly():
         t0 = time.monotonic()
         with pytest.raises(BackendError, match=r"prompt 2, sample 0: .*HTTP 400: bad request"):
             backend.generate([QUESTION] * 4, [[1], [2], [3], [3]], sampling,
-                             on_prompt_done=lambda i, s: done.append(i), progress=True)
+                             on_sample_done=lambda i, j, s: done.append((i, j)), progress=True)
         # the retry of prompt 1 (a >= 10 s wait) was interrupted; prompt 3 was never sent
         assert time.monotonic() - t0 < 5
         assert sorted(b["seed"] for _, _, b in fake.requests) == [1, 2, 3]
-    assert done == [0]
+    assert done == [(0, 0)]
+
+
+def test_each_sample_is_reported_when_its_response_is_back():
+    """``on_sample_done`` fires per finished request, not per finished prompt: when sample 1 of
+    a prompt fails, its sample 0 (answered before) has been reported, so the generate stage has
+    persisted it (a per-prompt callback would have reported nothing)."""
+    def reply(n, body):
+        return chat_reply("first") if body["seed"] == 1 else (400, {"detail": "bad request"}, {})
+
+    done = []
+    sampling = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=4)
+    with FakeServer(reply) as fake:
+        backend = OpenAIBackend(fake.base_url, "m", api_key_env=None, concurrency=1, max_retries=0)
+        with pytest.raises(BackendError, match=r"prompt 0, sample 1: .*HTTP 400"):
+            backend.generate([QUESTION], [[1, 2]], sampling,
+                             on_sample_done=lambda i, j, s: done.append((i, j, s.text)), progress=False)
+    assert done == [(0, 0, "first")]

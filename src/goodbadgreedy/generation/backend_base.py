@@ -8,8 +8,13 @@ messages (recorded as canonical JSON, :func:`chat_text`), or, for a prompt with 
 prefix and a configured ``tokenizer``, text templated locally and sent to ``/completions``.
 
 ``generate`` has the contract of :func:`goodbadgreedy.generation.engine.generate`: per prompt one
-seed per sample (None only for greedy decoding), ``on_prompt_done(i, samples)`` as soon as prompt
-i is complete, and ``out[i][j]`` = sample j of prompt i as :class:`Sample`.
+seed per sample (None only for greedy decoding), ``on_sample_done(i, j, sample)`` (a
+:data:`SampleCallback`, in the caller's thread) as soon as sample j of prompt i is finished, once
+per sample, and ``out[i][j]`` = sample j of prompt i as :class:`Sample`. The generate stage
+persists each sample in its callback, so a killed run loses only the samples in flight. When a
+backend learns of a finished sample: ``hf`` the moment its row finishes; ``openai`` when its
+request's response is back; ``vllm`` when the ``LLM.generate`` call of its chunk of requests
+returns (vLLM's offline API returns a call's outputs together).
 
 The backends (:mod:`~goodbadgreedy.generation.engine`, :mod:`~goodbadgreedy.generation.vllm_backend`,
 :mod:`~goodbadgreedy.generation.openai_backend`) import this module, never the factory
@@ -24,6 +29,10 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.prompts import Prompt
+
+#: ``on_sample_done(prompt_index, sample_position, sample)``: sample ``sample_position`` (its index
+#: in ``seeds[prompt_index]``) of prompt ``prompt_index`` is finished.
+SampleCallback = Callable[[int, int, Any], None]
 
 
 @dataclass
@@ -89,7 +98,7 @@ class Backend(Protocol):
         params: SamplingParams,
         *,
         stop: Sequence[str] = (),
-        on_prompt_done: Callable[[int, list], None] | None = None,
+        on_sample_done: SampleCallback | None = None,
         progress: bool = True,
     ) -> list[list]:
         """Generate ``len(seeds[i])`` samples of every prompt payload ``prompts[i]``."""
@@ -122,4 +131,4 @@ def chat_text(prompt: Prompt) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True)
 
 
-__all__ = ["Backend", "PreparedPrompt", "Sample", "chat_text", "render_prompt", "templated"]
+__all__ = ["Backend", "PreparedPrompt", "Sample", "SampleCallback", "chat_text", "render_prompt", "templated"]

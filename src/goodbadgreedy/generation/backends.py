@@ -57,12 +57,12 @@ class HFBackend:
         """Weights sha256, dtype and device type (``cuda:1`` and ``cuda`` share samples)."""
         return {"model_sha": self.model_sha, "dtype": self.dtype, "device": self.device.split(":")[0]}
 
-    def generate(self, prompts, seeds, params, *, stop=(), on_prompt_done=None, progress=True):
+    def generate(self, prompts, seeds, params, *, stop=(), on_sample_done=None, progress=True):
         """See :func:`goodbadgreedy.generation.engine.generate` (``prompts`` are token ids)."""
         from goodbadgreedy.generation import engine  # looked up per call: tests can spy on it
 
         return engine.generate(self.model, self.tokenizer, prompts, seeds, params, stop=stop,
-                               batch_size=self.batch_size, on_prompt_done=on_prompt_done, progress=progress)
+                               batch_size=self.batch_size, on_sample_done=on_sample_done, progress=progress)
 
 
 class OpenAIServedBackend:
@@ -129,12 +129,12 @@ class OpenAIServedBackend:
         """Server and served model name (what the server serves under that name is its business)."""
         return {"backend": "openai", "base_url": self.chat.base_url, "model": self.chat.model}
 
-    def generate(self, prompts, seeds, params, *, stop=(), on_prompt_done=None, progress=True):
+    def generate(self, prompts, seeds, params, *, stop=(), on_sample_done=None, progress=True):
         """Chat payloads (:class:`Prompt`) go to ``/chat/completions``, text to ``/completions``.
 
         Same contract as :func:`goodbadgreedy.generation.engine.generate`; samples are
         :class:`~goodbadgreedy.generation.openai_backend.ServedSample` (with the server's
-        ``prompt_tokens``).
+        ``prompt_tokens``), each reported through ``on_sample_done`` when its response is back.
 
         Raises:
             BackendError: see :meth:`OpenAIBackend.generate`.
@@ -147,12 +147,12 @@ class OpenAIServedBackend:
             if not idx:
                 continue
 
-            def done(k: int, samples: list, idx=idx) -> None:
-                if on_prompt_done is not None:
-                    on_prompt_done(idx[k], samples)
+            def done(k: int, j: int, sample, idx=idx) -> None:
+                if on_sample_done is not None:
+                    on_sample_done(idx[k], j, sample)
 
             got = backend.generate([prompts[i] for i in idx], [seeds[i] for i in idx], params, stop=stop,
-                                   on_prompt_done=done, progress=progress)
+                                   on_sample_done=done, progress=progress)
             for k, i in enumerate(idx):
                 out[i] = got[k]
         return out

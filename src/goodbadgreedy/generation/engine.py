@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import torch
 
 from goodbadgreedy.errors import ConfigError
-from goodbadgreedy.generation.backend_base import Sample
+from goodbadgreedy.generation.backend_base import Sample, SampleCallback
 from goodbadgreedy.generation.params import SamplingParams  # noqa: F401  (re-exported)
 
 #: Every matrix product runs over a multiple of this many rows. MKL's sgemm computes rows in
@@ -180,7 +180,7 @@ def generate(
     *,
     stop: Sequence[str] = (),
     batch_size: int = 16,
-    on_prompt_done: Callable[[int, list[Sample]], None] | None = None,
+    on_sample_done: SampleCallback | None = None,
     progress: bool = True,
 ) -> list[list[Sample]]:
     """Generate ``len(seeds[i])`` samples for every prompt ``i``.
@@ -200,8 +200,10 @@ def generate(
         params: decoding parameters.
         stop: stop sequences; the response is cut before the first one.
         batch_size: most rows (samples) decoded together.
-        on_prompt_done: called with (prompt index, its samples) as soon as all samples of a
-            prompt are finished (used to persist finished samples for resumption).
+        on_sample_done: called with (prompt index, sample position, the :class:`Sample`) the
+            moment a row finishes, before the next decoding step (the generate stage persists
+            the sample there, so a killed run loses only the rows in flight). It runs in this
+            thread; decoding waits for it.
         progress: show a tqdm progress bar with tokens/s on stderr.
 
     Returns:
@@ -230,7 +232,6 @@ def generate(
     # longest prompts first: every later prompt fits in the KV timeline the first ones opened,
     # and the samples of one prompt are adjacent (they share its prefill and attention calls)
     rows.sort(key=lambda r: (-len(prompts[r.prompt_idx]), r.prompt_idx, r.sample_pos))
-    remaining = [len(s) for s in seeds]
 
     bar = None
     if progress:
@@ -250,9 +251,8 @@ def generate(
 
     def finished(r: _Row) -> None:
         out[r.prompt_idx][r.sample_pos] = r.sample
-        remaining[r.prompt_idx] -= 1
-        if remaining[r.prompt_idx] == 0 and on_prompt_done is not None:
-            on_prompt_done(r.prompt_idx, out[r.prompt_idx])
+        if on_sample_done is not None:
+            on_sample_done(r.prompt_idx, r.sample_pos, r.sample)
         if bar is not None:
             bar.update(1)
 

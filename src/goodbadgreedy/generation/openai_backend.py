@@ -81,12 +81,12 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import httpx2
 
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.backend_base import Sample
+from goodbadgreedy.generation.backend_base import Sample, SampleCallback
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
@@ -366,23 +366,24 @@ class OpenAIBackend:
         params: SamplingParams,
         *,
         stop: Sequence[str] = (),
-        on_prompt_done: Callable[[int, list[Sample]], None] | None = None,
+        on_sample_done: SampleCallback | None = None,
         progress: bool = True,
     ) -> list[list[Sample]]:
         """Generate ``len(seeds[i])`` samples for every prompt ``i``, one request per sample.
 
         Same contract as :func:`goodbadgreedy.generation.engine.generate`. Requests are started
         in (prompt, sample) order, at most ``concurrency`` at a time; the first failure cancels
-        the requests not yet sent and is raised (samples of prompts already reported through
-        ``on_prompt_done`` stay valid).
+        the requests not yet sent and is raised (samples already reported through
+        ``on_sample_done`` stay valid).
 
         Args:
             prompts: :class:`Prompt` objects (chat) or templated strings (completions).
             seeds: per prompt, one seed per sample (None allowed only for greedy decoding).
             params: decoding parameters.
             stop: stop sequences for every prompt; a :class:`Prompt`'s own ``stop`` is added.
-            on_prompt_done: called (in the caller's thread) with (prompt index, its samples) as
-                soon as all samples of a prompt are back (used to persist them for resumption).
+            on_sample_done: called (in the caller's thread) with (prompt index, sample position,
+                the :class:`ServedSample`) as soon as that request's response is back and checked
+                (used to persist it for resumption).
             progress: show a tqdm progress bar on stderr.
 
         Returns:
@@ -410,7 +411,6 @@ class OpenAIBackend:
                     raise BackendError(f"prompt {i}: {exc}") from None
                 jobs.append((i, j, body, stops))
         out: list[list[Sample | None]] = [[None] * len(s) for s in seeds]
-        remaining = [len(s) for s in seeds]
         if not jobs:
             return [[] for _ in seeds]
 
@@ -450,9 +450,8 @@ class OpenAIBackend:
                         sample = fut.result()  # raises the request's BackendError
                         out[i][j] = sample
                         n_tok += sample.n_tokens
-                        remaining[i] -= 1
-                        if remaining[i] == 0 and on_prompt_done is not None:
-                            on_prompt_done(i, out[i])  # type: ignore[arg-type]
+                        if on_sample_done is not None:
+                            on_sample_done(i, j, sample)
                         if bar is not None:
                             bar.update(1)
                             bar.set_postfix(tok_s=f"{n_tok / max(time.perf_counter() - t0, 1e-9):.1f}")

@@ -2,16 +2,18 @@
 
 Generation goes through a backend (:mod:`goodbadgreedy.generation.backends`: ``hf``, ``vllm``,
 ``openai``). Finished samples are appended to a sample cache
-(:class:`~goodbadgreedy.generation.sample_cache.SampleCache`: one JSON line per sample, fsynced
-after each prompt) keyed by everything that determines a sample's text: the prompt as the backend
-sends it (its sha256), the decoding parameters, ``max_new_tokens``, the global seed and the
-backend's identity (``hf``: the model weights' sha256, dtype and device type;
-``vllm``: weights, dtype, vLLM version, tensor-parallel size; ``openai``: server URL and served
-model name). Because a sample's text does not depend on N or on its batch (see ``engine``), a
-cached sample is exactly what a fresh run would produce, so:
+(:class:`~goodbadgreedy.generation.sample_cache.SampleCache`: one JSON line per sample, appended
+and fsynced as soon as the backend reports that sample finished) keyed by everything that
+determines a sample's text: the prompt as the backend sends it (its sha256), the decoding
+parameters, ``max_new_tokens``, the global seed and the backend's identity (``hf``: the model
+weights' sha256, dtype and device type; ``vllm``: weights, dtype, vLLM version, tensor-parallel
+size; ``openai``: server URL and served model name). Because a sample's text does not depend on
+N or on its batch (see ``engine``), a cached sample is exactly what a fresh run would produce, so:
 
-* an interrupted run (even ``kill -9``) resumes without redoing finished samples: a torn last
-  line is ignored;
+* an interrupted run (even ``kill -9``) resumes without redoing finished samples: it loses only
+  the samples in flight (``hf``: rows still decoding; ``openai``: requests not yet answered;
+  ``vllm``: the chunk of requests in flight, see ``vllm_backend``), and a torn last line is
+  ignored;
 * raising N from 8 to 16 generates only samples 8..15; lowering N reuses a subset.
 """
 
@@ -118,8 +120,10 @@ def generate_table(
     Raises:
         ConfigError: invalid decoding parameters (naming the parameter).
         DataError: ``items`` is empty.
-        BackendError: the backend failed, or a remote server reported no prompt length and none
-            is known locally (item named).
+        BackendError: the backend failed, a remote server reported no prompt length and none
+            is known locally (item named), or the backend returned without reporting a requested
+            sample through ``on_sample_done`` (first item and sample named; those it reported
+            stay cached).
     """
     if items.height == 0:
         raise DataError(f"benchmark {benchmark!r}: no items selected")
@@ -157,6 +161,7 @@ def generate_table(
         model_name, benchmark, config_name, len(rows), n,
         len(rows) * n - sum(len(v) for v in todo.values()), sum(len(v) for v in todo.values()),
     )
+    reported: set[tuple[str, int]] = set()
     for stop, idxs in by_stop.items():
         payloads = [prepared[i].payload for i in idxs]
         seeds = [
@@ -165,35 +170,42 @@ def generate_table(
             for i in idxs
         ]
 
-        def persist(k: int, samples, idxs=idxs, seeds=seeds) -> None:
+        def persist(k: int, pos: int, s, idxs=idxs, seeds=seeds) -> None:
+            """Append sample ``pos`` of the k-th prompt of this call to the cache, fsynced, now."""
             i = idxs[k]
             item_id = rows[i]["item_id"]
-            recs = []
-            for j, s, sd in zip(todo[item_id], samples, seeds[k], strict=True):
-                n_prompt = getattr(s, "prompt_tokens", None)  # a server's usage report comes first
-                if n_prompt is None:
-                    n_prompt = prepared[i].n_tokens
-                if n_prompt is None:
-                    raise BackendError(
-                        f"{model_name}/{benchmark}/{config_name}: item {item_id!r}, sample {j}: the "
-                        f"{backend.name} backend reported no usage.prompt_tokens and no local tokenizer "
-                        f"is configured to count them"
-                    )
-                rec = {
-                    "item_id": item_id,
-                    "sample_idx": j,
-                    "seed": sd,
-                    "prompt_sha256": sha256_text(prompts_text[i]),
-                    "prompt_tokens": n_prompt,
-                    "response": s.text,
-                    "response_tokens": s.n_tokens,
-                    "finish_reason": s.finish_reason,
-                }
-                cached[(item_id, j)] = rec
-                recs.append(rec)
-            cache.append(recs)
+            j = todo[item_id][pos]
+            n_prompt = getattr(s, "prompt_tokens", None)  # a server's usage report comes first
+            if n_prompt is None:
+                n_prompt = prepared[i].n_tokens
+            if n_prompt is None:
+                raise BackendError(
+                    f"{model_name}/{benchmark}/{config_name}: item {item_id!r}, sample {j}: the "
+                    f"{backend.name} backend reported no usage.prompt_tokens and no local tokenizer "
+                    f"is configured to count them"
+                )
+            rec = {
+                "item_id": item_id,
+                "sample_idx": j,
+                "seed": seeds[k][pos],
+                "prompt_sha256": sha256_text(prompts_text[i]),
+                "prompt_tokens": n_prompt,
+                "response": s.text,
+                "response_tokens": s.n_tokens,
+                "finish_reason": s.finish_reason,
+            }
+            cached[(item_id, j)] = rec
+            reported.add((item_id, j))
+            cache.append([rec])
 
-        backend.generate(payloads, seeds, params, stop=stop, on_prompt_done=persist, progress=progress)
+        backend.generate(payloads, seeds, params, stop=stop, on_sample_done=persist, progress=progress)
+        unreported = [(rows[i]["item_id"], j) for i in idxs for j in todo[rows[i]["item_id"]]
+                      if (rows[i]["item_id"], j) not in reported]
+        if unreported:
+            raise BackendError(
+                f"{model_name}/{benchmark}/{config_name}: the {backend.name} backend returned without "
+                f"reporting {len(unreported)} sample(s), first item {unreported[0][0]!r} sample {unreported[0][1]}"
+            )
 
     out = []
     for i, r in enumerate(rows):

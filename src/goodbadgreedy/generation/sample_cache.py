@@ -1,9 +1,11 @@
 """The sample cache: an append-only JSON-lines store of finished samples, fsynced per append.
 
 The generate stage (:func:`goodbadgreedy.generation.run.generate_table`) keeps one per (model,
-benchmark, config key); the judge client (:class:`goodbadgreedy.judge.client.JudgementCache`)
-keeps its judgements in a subclass. It lives here, below both, so that the judge does not import
-the generate stage (``tests/test_imports.py`` checks the layers).
+benchmark, config key) and appends each sample the moment the backend reports it finished (one
+record per append), so a killed run loses only the samples in flight; the judge client
+(:class:`goodbadgreedy.judge.client.JudgementCache`) keeps its judgements in a subclass. It lives
+here, below both, so that the judge does not import the generate stage (``tests/test_imports.py``
+checks the layers).
 """
 
 from __future__ import annotations

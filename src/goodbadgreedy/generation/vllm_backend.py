@@ -31,6 +31,12 @@ included: the same count as the ``hf`` engine), ``text`` (special tokens skipped
 ``finish_reason`` ``length`` or ``stop`` with ``stop_reason`` None (EOS), a stop string, or a stop
 token id (:func:`finish_of`).
 
+Resumption: ``LLM.generate`` returns the outputs of all its requests together, when the last one
+is finished (vLLM's offline API reports nothing per request before that), so the samples of a
+chunk of at most ``chunk_requests`` requests reach ``on_sample_done`` (one call each, and so the
+sample cache) when their chunk's call returns: a killed run loses at most the chunk in flight.
+A smaller ``chunk_requests`` loses less on a kill but gives vLLM fewer requests to batch.
+
 Honest limits: vLLM's kernels are not batch invariant by default, so a sample's logits, and on a
 near-tie its text, can depend on which requests run with it. Cached samples stay valid samples of
 the model but a re-run may not reproduce them bit for bit.
@@ -39,10 +45,10 @@ the model but a re-run may not reproduce them bit for bit.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from goodbadgreedy.errors import BackendError, ConfigError
-from goodbadgreedy.generation.backend_base import PreparedPrompt, Sample, templated
+from goodbadgreedy.generation.backend_base import PreparedPrompt, Sample, SampleCallback, templated
 from goodbadgreedy.generation.params import SamplingParams
 from goodbadgreedy.prompts import truncate_at_stop
 
@@ -142,8 +148,9 @@ class VLLMBackend:
         gpu_memory_utilization: share of GPU memory vLLM may take, in (0, 1].
         tensor_parallel_size: GPUs per model.
         max_model_len: context length; None: the model's own.
-        chunk_requests: most requests per ``LLM.generate`` call; finished prompts are reported
-            (and cached) after each call.
+        chunk_requests: most requests per ``LLM.generate`` call (whole prompts; a prompt with
+            more samples is a chunk of its own); the finished samples are reported (and cached)
+            when each call returns.
         llm: an already built ``vllm.LLM`` (tests); None builds one.
         tokenizer: the transformers tokenizer that renders and tokenizes prompts; None loads it
             from ``load_path``.
@@ -212,14 +219,16 @@ class VLLMBackend:
         params: SamplingParams,
         *,
         stop: Sequence[str] = (),
-        on_prompt_done: Callable[[int, list], None] | None = None,
+        on_sample_done: SampleCallback | None = None,
         progress: bool = True,
     ) -> list[list]:
         """Generate ``len(seeds[i])`` samples for every prompt ``i`` (token ids), one request each.
 
         Same contract as :func:`goodbadgreedy.generation.engine.generate`. Requests go to
-        ``LLM.generate`` in chunks of at most ``chunk_requests`` (whole prompts); the prompts of a
-        chunk are reported through ``on_prompt_done`` when it returns.
+        ``LLM.generate`` in chunks of at most ``chunk_requests`` (whole prompts); each sample of a
+        chunk is reported through ``on_sample_done`` (in request order) when the chunk's call
+        returns: vLLM's offline API returns no request before the whole call is done. A request
+        that did not finish raises; the samples reported before it stay valid.
 
         Returns:
             ``out[i][j]``: sample j of prompt i (:class:`~goodbadgreedy.generation.backend_base.Sample`).
@@ -264,7 +273,6 @@ class VLLMBackend:
                 except BackendError as exc:
                     raise BackendError(f"prompt {i}, sample {j}: {exc}") from None
                 out[i][j] = Sample(token_ids=list(comp.token_ids), text=text, finish_reason=reason)
-            if on_prompt_done is not None:
-                for i in chunk:
-                    on_prompt_done(i, out[i])
+                if on_sample_done is not None:
+                    on_sample_done(i, j, out[i][j])
         return out

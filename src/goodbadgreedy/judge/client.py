@@ -177,8 +177,8 @@ class JudgeClient:
             order = list(todo)
             payload = [Prompt(messages=tuple(dict(m) for m in prompts[todo[k]])) for k in order]
 
-            def persist(j: int, samples) -> None:
-                k, s = order[j], samples[0]
+            def persist(j: int, pos: int, s) -> None:
+                k = order[j]
                 rec = {"item_id": k, "sample_idx": 0, "judge": self.identity(),
                        "messages": [dict(m) for m in prompts[todo[k]]], "output": s.text,
                        "finish_reason": s.finish_reason, "completion_tokens": s.completion_tokens}
@@ -188,7 +188,7 @@ class JudgeClient:
 
             try:
                 self.backend.generate(payload, [[self.config["seed"]] for _ in order], self.params,
-                                      on_prompt_done=persist, progress=progress)
+                                      on_sample_done=persist, progress=progress)
             except BackendError as exc:
                 raise BackendError(
                     f"judge {self.name} at judge.base_url = {self.config['base_url']} (params.yaml): {exc}; "
