@@ -23,6 +23,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from frames import generations
 
 from goodbadgreedy import io, tables
 from goodbadgreedy.lineage import publish_table
@@ -30,11 +31,6 @@ from goodbadgreedy.lineage import publish_table
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _generations(n: int = 3) -> pl.DataFrame:
-    rows = [{"model": "m", "benchmark": "gsm8k", "config": "greedy", "item_id": f"i{i}", "sample_idx": 0,
-             "seed": None, "prompt": f"question {i}", "response": f"answer {i} " * 20, "prompt_tokens": 5,
-             "response_tokens": 40, "finish_reason": "eos"} for i in range(n)]
-    return pl.DataFrame(rows, schema=tables.GENERATION_SCHEMA)
 
 
 @pytest.fixture
@@ -91,13 +87,13 @@ def _judge_cache(d: Path) -> list[Path]:
 
 def _published_table(d: Path) -> list[Path]:
     out = d / "t.parquet"
-    publish_table(_generations(), out, kind="generation", stage="generate", inputs=[])
+    publish_table(generations(), out, kind="generation", stage="generate", inputs=[])
     return [out, io.sidecar(out, "lineage"), io.sidecar(out, "validation")]
 
 
 def _frame_writer(write, name):
     def writer(d: Path) -> list[Path]:
-        write(_generations(), d / name)
+        write(generations(), d / name)
         return [d / name]
     return writer
 

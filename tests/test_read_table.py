@@ -22,8 +22,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from frames import generations
 
-from goodbadgreedy import io, tables
+from goodbadgreedy import io
 from goodbadgreedy.errors import DataError
 from goodbadgreedy.lineage import publish_table, write_lineage
 from goodbadgreedy.tables import read_table, read_tables
@@ -31,11 +32,6 @@ from goodbadgreedy.tables import read_table, read_tables
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _generations(n: int = 3) -> pl.DataFrame:
-    rows = [{"model": "m", "benchmark": "gsm8k", "config": "greedy", "item_id": f"i{i}", "sample_idx": 0,
-             "seed": None, "prompt": f"question {i}", "response": f"answer {i} " * 20, "prompt_tokens": 5,
-             "response_tokens": 40, "finish_reason": "eos"} for i in range(n)]
-    return pl.DataFrame(rows, schema=tables.GENERATION_SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +39,7 @@ def published(tmp_path_factory) -> Path:
     """A generation table published by the pipeline's own writer (validated, with sidecars)."""
     root = tmp_path_factory.mktemp("published")
     out = root / "results" / "smoke" / "generations" / "m" / "gsm8k" / "greedy.parquet"
-    publish_table(_generations(), out, kind="generation", stage="generate", inputs=[], expected_rows=3)
+    publish_table(generations(), out, kind="generation", stage="generate", inputs=[], expected_rows=3)
     return out
 
 
@@ -63,10 +59,10 @@ def _rebuild_hint(path: Path, stage: str) -> str:
 def test_intact_table_reads_back_equal(published, table):
     """R4 (negative control): the published table, through the same checks, reads back equal;
     ``columns`` reads those columns only."""
-    assert read_table(published, "generation").equals(_generations())
-    assert read_table(table, "generation").equals(_generations())
+    assert read_table(published, "generation").equals(generations())
+    assert read_table(table, "generation").equals(generations())
     assert read_table(table, "generation", ["item_id", "response_tokens"]).equals(
-        _generations().select("item_id", "response_tokens"))
+        generations().select("item_id", "response_tokens"))
     assert read_tables([table, published], "generation").height == 6
 
 
@@ -113,7 +109,7 @@ def test_garbage_csv_names_the_file_and_the_rebuild_command(garbage, with_sideca
 def test_table_edited_after_publication_is_named_changed(table):
     """R2: valid parquet with other bytes (one response edited) than the stage wrote; a CSV cut in
     half (still parseable) likewise."""
-    io.write_parquet(_generations().with_columns(pl.lit("edited").alias("response")), table)
+    io.write_parquet(generations().with_columns(pl.lit("edited").alias("response")), table)
     assert pl.read_parquet(table).height == 3  # a readable table: only the hash tells
     with pytest.raises(DataError) as info:
         read_table(table, "generation")
@@ -122,7 +118,7 @@ def test_table_edited_after_publication_is_named_changed(table):
     assert _rebuild_hint(table, "generate") in message
 
     csv = table.with_suffix(".csv")
-    io.write_csv(_generations(), csv)
+    io.write_csv(generations(), csv)
     write_lineage(csv, stage="aggregate", inputs=[])
     data = csv.read_bytes()
     csv.write_bytes(data[: len(data) // 2])
@@ -135,7 +131,7 @@ def test_file_without_sidecar_skips_the_hash_and_a_bad_sidecar_is_named(table):
     """R2: no sidecar (vendored or user file): an edited table reads; a sidecar that is not a
     lineage record is named."""
     side = io.sidecar(table, "lineage")
-    edited = _generations().with_columns(pl.lit("edited").alias("response"))
+    edited = generations().with_columns(pl.lit("edited").alias("response"))
     io.write_parquet(edited, table)
     side.unlink()
     assert read_table(table, "generation").equals(edited)
@@ -152,7 +148,7 @@ def test_missing_or_mistyped_column_is_named(case, tmp_path):
     """R3: a column of the kind's schema missing, a requested column missing, a column of the
     wrong dtype -- each named (the sidecar matches: the file is as its stage wrote it)."""
     path = tmp_path / "greedy.parquet"
-    df = _generations()
+    df = generations()
     if case == "kind schema":
         df = df.drop("finish_reason")
     elif case == "dtype":
