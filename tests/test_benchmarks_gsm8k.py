@@ -231,6 +231,14 @@ def test_no_number_inside_words():
     assert X("on 12/25/2023") == "12"
 
 
+def test_an_overlong_digit_run_is_no_number():
+    """A number of more than MAX_NUMBER_CHARS characters (degenerate output) is skipped, no crash."""
+    assert gsm8k.MAX_NUMBER_CHARS == 1000
+    assert X("So 5. " + "1" * 5000) == "5"  # Python would refuse to convert 5000 digits
+    assert X("1" * 1001) is None
+    assert X("1" * 1000) == "1" * 1000  # negative control: at the limit it is a number
+
+
 # ---------------------------------------------------------------- canonical form, gold
 
 

@@ -36,7 +36,8 @@ same number reader):
      holds 16 and 3), and so is one glued to a preceding digit (``5-3``);
    * fractions are exact values: ``a/b`` with no spaces around ``/`` (``1/2``, ``3/4 cup``),
      ``\frac{a}{b}``, ``\dfrac``, ``\tfrac`` and ``\frac12``; ``a / b`` with spaces is two
-     numbers; a zero denominator is no number. A decimal comma (``0,5``) is not read as one, and
+     numbers; a zero denominator is no number, nor is a number of more than 1000 characters
+     (a degenerate repetition). A decimal comma (``0,5``) is not read as one, and
      a mixed number ``1 1/2`` is two numbers (1, then 1/2);
    * a number does not start inside a word, right after a digit's decimal point or right after a
      ``/`` (``x2``, ``COVID19`` hold no number; ``3rd`` is 3; ``12/25/2023`` is 12);
@@ -172,8 +173,15 @@ def _decimal(text: str) -> Fraction:
     return Fraction(_SEP_RE.sub("", text).replace("\u2212", "-"))
 
 
+#: A number spelled with more characters than this is no number (a degenerate repetition such as
+#: "1111...", and beyond what Python converts from text: 4300 digits).
+MAX_NUMBER_CHARS = 1000
+
+
 def _value(m: re.Match[str]) -> Fraction | None:
-    """The exact value of a number match, or None for a zero denominator."""
+    """The exact value of a number match, or None for a zero denominator or an overlong number."""
+    if m.end() - m.start() > MAX_NUMBER_CHARS:
+        return None
     if m.group("p") is not None:
         v = _decimal(m.group("p"))
     else:

@@ -509,7 +509,7 @@ _LETTER = r"(?P<open>[(\[]?)[ \t]*(?P<letter>[A-Za-z])[ \t]*(?P<close>[)\]]?)(?!
 # an answer phrase: "answer" or "correct/right/best/final option/choice", a verb and/or ":"/"=",
 # "option"/"choice"/"letter", then a hedge word if any, then the letter
 _PHRASE = re.compile(
-    r"(?:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice))"
+    r"(?:\banswer\b|\b(?:correct|right|best|final)\s+(?:option|choice)\b)"
     r"(?P<verb>\s+(?:is|was|would\s+be|should\s+be|must\s+be|will\s+be)\b)?"
     r"\s*(?P<colon>[:=])?\s*(?:(?:option|choice|letter)\s*)?"
     r"(?P<hedge>(?:either|between|both)\s+)?" + _LETTER,
@@ -517,7 +517,7 @@ _PHRASE = re.compile(
 )
 # the same phrase without the letter (where the text after it is read for an option's text)
 _PHRASE_ONLY = re.compile(
-    r"(?:\banswer|\b(?:correct|right|best|final)\s+(?:option|choice))"
+    r"(?:\banswer\b|\b(?:correct|right|best|final)\s+(?:option|choice)\b)"
     r"(?:\s+(?:is|was|would\s+be|should\s+be|must\s+be|will\s+be)\b)?\s*[:=]?",
     re.IGNORECASE,
 )
