@@ -383,6 +383,20 @@ def test_an_opening_word_is_no_letter():
     assert _x("E. coli is a bacterium, so option C") == "C"
 
 
+def test_a_listing_of_the_options_is_no_choice():
+    """Lines starting with consecutive letters (A. .. B. .. C. ..) list the options: no statement.
+
+    (Seen in real replies of the packaged model: it echoes the options, cut by max_new_tokens.)
+    """
+    assert _x("A. Paris\nB. London\nC. Berlin\nD. ") is None
+    assert _x("A. Paris is the capital of France\nB.") is None
+    assert _x("A. Paris\nB. London\nC. Berlin\nD. Madrid\n\nAnswer: C") == "C"  # a statement after it
+    # negative controls: a single opening letter, or a final line repeating one listed letter
+    assert _x("A. Paris is the capital of France") == "A"
+    assert _x("A) wrong\nB) wrong\nC) right, Berlin.\n\nC") == "C"
+    assert _x("B. London\n\nA. Paris is wrong") == "B"  # B then A: no consecutive run
+
+
 def test_option_text_rule():
     """A reply with no letter that names exactly one option's text chooses that option."""
     assert _x("The capital is Berlin.") == "C"

@@ -34,8 +34,9 @@ correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\b
    part of a word (``Bob``, ``B's``), bracketed or not (``B``, ``(B)``, ``[B]``). An unbracketed
    ``A`` or ``I`` followed by a lowercase word is the article or the pronoun ("A cell...",
    "I think..."), unless the word is one that follows an answer letter ("A is correct", "A or
-   B"). A lowercase letter counts only in an answer statement, and only when bracketed or
-   followed by punctuation or the end (``answer: b``; not "the answer is a tricky one").
+   B"). A lowercase letter counts only after an answer phrase, when bracketed or followed by
+   punctuation or the end (``answer: b``; not "the answer is a tricky one"), or as the reply's
+   opening letter (``c) Berlin``).
 2. **Explicit answer statements**, and **the last one wins** (a model that revises itself, "Answer:
    B ... no. Answer: C", is scored on C):
 
@@ -43,11 +44,17 @@ correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\b
      + ``option``/``choice``, followed by ``is``/``was``/``would be``/``should be``/``must be``/
      ``will be`` and/or ``:``/``=``, then optionally ``option``/``choice``/``letter``, then the
      letter ("Answer: C", "The answer is (C)", "answer is C", "The correct option is C", "Final
-     answer: (c)", "**Answer:** C", "The answer is \boxed{C}"); "answer (C)" needs no verb;
+     answer: (c)", "**Answer:** C", "The answer is \boxed{C}"); "answer (C)" needs no verb, but
+     without a verb, ``:``/``=`` or bracket there is no statement ("Answer A is wrong");
    * a line that holds only a letter (``C``, ``(C)``, ``C.``, ``**C**``);
    * the reply opening with a letter: ``C``, ``(C)``, ``C.``, ``C)``/``C:``/``C,`` then text,
      ``C`` then a line break (a letter of an option only; "E. coli ..." with four options is not
      one).
+
+   Lines that start with consecutive option letters (``A. ...``, ``B. ...``, ``C. ...``) are the
+   reply listing the options, not choosing one: such lines are no statements (an echo of the
+   options gives no answer; "A) wrong / B) wrong / C) right" then a line ``C`` is C: that last
+   line repeats C, it does not continue the list).
 
    The last statement gives no answer when it is **hedged** ("either A or C", "between B and D",
    "A or B", "B and C", "B/C", "B, C"; the hedge must be inside the statement: "Either A or C
@@ -525,6 +532,8 @@ _PHRASE_ONLY = re.compile(
 _LETTER_LINE = re.compile(r"^[ \t>#-]*" + _LETTER + r"[ \t]*[.:]?[ \t]*$", re.MULTILINE)
 # the reply opening with a letter: "B", "B.", "(B)", "B) ...", "B: ...", "B\n..."
 _LEADING = re.compile(r"\s*[(\[]?(?P<letter>[A-Za-z])(?:[)\].:,]|\s*$|\s*\n)")
+# a line starting with a letter marker ("A. text", "B) text", "C" alone): an entry of a list
+_LINE_MARK = re.compile(r"^[ \t>#-]*[(\[]?(?P<letter>[A-Z])(?:[.):\]]|[ \t]*$)", re.MULTILINE)
 # a second letter joined to a statement's letter: "A or B", "B and C", "B/C", "B, C"
 _HEDGE_TAIL = re.compile(
     r"\s*(?:,|/|&|\bor\b|\band\b)\s*(?:(?:option|choice)\s*)?[(\[]?(?P<letter>[A-Z])[)\]]?(?![A-Za-z0-9'’])",
@@ -569,9 +578,28 @@ def _hedged_after(text: str, end: int) -> bool:
     return letter.isupper() and not _is_word_letter(text, letter, m.end("letter"))
 
 
+def _listing_lines(t: str) -> set[int]:
+    """Start offsets of the lines that list options: runs of >= 2 consecutive letter markers.
+
+    Successive line markers whose letters follow each other (``A.``, ``B.``, ``C.`` ...) are the
+    reply listing (echoing) the options, not choosing one.
+    """
+    marks = [(m.start(), m.group("letter")) for m in _LINE_MARK.finditer(t)]
+    listed: set[int] = set()
+    for (p0, a), (p1, b) in zip(marks, marks[1:], strict=False):
+        if ord(b) == ord(a) + 1:
+            listed.update((p0, p1))
+    return listed
+
+
 def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
     """The explicit answer statements of ``t`` as (position, letter or None, how), in order."""
     found: list[tuple[int, str | None, str]] = []
+    listed = _listing_lines(t)
+
+    def in_list(pos: int) -> bool:
+        return t.rfind("\n", 0, pos) + 1 in listed
+
     for m in _PHRASE.finditer(t):
         letter = _standalone(t, m)
         if letter is None:
@@ -584,10 +612,10 @@ def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
             found.append((m.start(), letter, "answer_phrase"))
     for m in _LETTER_LINE.finditer(t):
         letter = _standalone(t, m)
-        if letter is not None and letter.isupper():
+        if letter is not None and letter.isupper() and not in_list(m.start("letter")):
             found.append((m.start(), letter, "letter_line"))
     m = _LEADING.match(t)
-    if m and m.group("letter").upper() in letters:
+    if m and m.group("letter").upper() in letters and not in_list(m.start("letter")):
         found.append((0, m.group("letter").upper(), "leading_letter"))
     return sorted(found, key=lambda s: s[0])
 
