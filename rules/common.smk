@@ -60,9 +60,11 @@ CODE = RuleCode(code_fingerprints(Path(workflow.basedir) / "dvc.yaml"))
 
 
 def raw_files(wildcards):
-    """The vendored raw files of one benchmark: those data/raw/SHA256SUMS lists under its folder
-    (the rule checks each file the benchmark module reads against its sum)."""
-    return [f"data/raw/{path}" for path in files_of(RAW_SUMS, wildcards.benchmark)]
+    """The vendored raw files of one benchmark: those its spec declares (raw_files), each listed in
+    data/raw/SHA256SUMS (the rule checks each against its sum); other files vendored in its folder
+    (GSM8K's train split) are no input."""
+    declared = _benchmarks.spec(wildcards.benchmark).raw_files
+    return [f"data/raw/{path}" for path in files_of(RAW_SUMS, wildcards.benchmark, declared)]
 
 
 def benchmark_options(wildcards):

@@ -314,6 +314,142 @@ def test_extract_letter_respects_n_choices_and_needs_choices_for_text():
     assert mr.extract_letter("London") is None  # no choices given: no text matching
 
 
+# ---------------------------------------------------------------- the answer policy, clause by clause
+# (module docstring of goodbadgreedy.benchmarks.mmlu_redux; each test states its clause and holds
+# a negative control: a near miss the clause must treat differently)
+
+
+def _x(text, n=4, choices=CHOICES):
+    return mr.extract_letter(text, n, choices)
+
+
+def test_last_statement_wins():
+    """With several explicit answer statements, the last one is the model's answer."""
+    assert _x("Answer: B ... no. Answer: C") == "C"
+    assert _x("The answer is (A). On reflection, the correct option is D.") == "D"
+    assert _x("C. Paris\nWait, the answer is B") == "B"  # a later statement beats the opening letter
+    assert _x("B\nActually the answer is C.") == "C"
+    assert _x("Let me think. A is wrong, B is wrong.\n\n**C**") == "C"  # a letter-only line
+    # negative control: letters outside statements do not override the (single) statement
+    assert _x("Option A is wrong. The answer is C. Option D is close.") == "C"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Answer: C", "ANSWER: C", "answer: c", "The answer is C", "The answer is (C).", "answer is C",
+     "The correct answer is C: Berlin", "The correct option is C", "the best choice is C because",
+     "The final answer is [C]", "Final answer: (c)", "**Answer:** C", "The answer is: **C**",
+     "The answer is $\\boxed{C}$", "My answer would be C.", "answer (C)", "The answer is option C",
+     "The answer is letter C", "(C)", "C", "C.", "**C**"],
+)  # fmt: skip
+def test_accepted_statement_forms(text):
+    """Each documented statement form gives its letter, even after a conflicting earlier letter."""
+    assert _x(text) == "C"
+    assert _x("Answer: A\n" + text) == "C"  # it is a statement: being last, it wins over A
+
+
+def test_a_phrase_without_verb_colon_or_bracket_is_no_statement():
+    """'Answer A is wrong' names a letter but states no answer (no is/:/= and no bracket)."""
+    assert _x("Answer A is wrong, so C") is None  # no statement; letters A and C: ambiguous
+    assert _x("Answer: A is wrong, so C") == "A"  # negative control: with ':' it is a statement
+
+
+def test_a_letter_counts_only_when_it_stands_alone():
+    """Not the article 'A' of 'A cell', not the pronoun 'I' of 'I think', not the B of 'Bob'."""
+    assert _x("A cell is the unit of life, so the answer is C") == "C"
+    assert _x("A cell divides.") is None
+    assert _x("Bob's answer is wrong.") is None
+    assert mr.extract_letter("I think the answer is (B)", 10) == "B"
+    assert mr.extract_letter("I think so.", 10) is None
+    assert _x("I think it is Berlin") == "C"  # no letter: the option text decides
+    # negative controls: the same letters standing alone do count
+    assert _x("A is correct") == "A"
+    assert mr.extract_letter("I is correct", 10) == "I"
+    assert _x("B's text is right") is None and _x("(B)'s text") == "B"
+
+
+@pytest.mark.parametrize(
+    "text", ["C", "(C)", "C.", "C) Berlin", "C: Berlin", "c) Berlin", "C\nBecause it is the capital."]
+)
+def test_a_reply_that_is_or_starts_with_a_letter(text):
+    """A reply that is, or opens with, just a letter (then ')', '.', ':', a line break) chooses it."""
+    assert _x(text) == "C"
+
+
+def test_an_opening_word_is_no_letter():
+    """Negative controls of the opening-letter rule: a word or an out-of-range 'E.' is no choice."""
+    assert _x("Cats are mammals.") is None
+    assert _x("E. coli is a bacterium") is None
+    assert _x("E. coli is a bacterium, so option C") == "C"
+
+
+def test_a_listing_of_the_options_is_no_choice():
+    """Lines starting with consecutive letters (A. .. B. .. C. ..) list the options: no statement.
+
+    (Seen in real replies of the packaged model: it echoes the options, cut by max_new_tokens.)
+    """
+    assert _x("A. Paris\nB. London\nC. Berlin\nD. ") is None
+    assert _x("A. Paris is the capital of France\nB.") is None
+    assert _x("A. Paris\nB. London\nC. Berlin\nD. Madrid\n\nAnswer: C") == "C"  # a statement after it
+    # negative controls: a single opening letter, or a final line repeating one listed letter
+    assert _x("A. Paris is the capital of France") == "A"
+    assert _x("A) wrong\nB) wrong\nC) right, Berlin.\n\nC") == "C"
+    assert _x("B. London\n\nA. Paris is wrong") == "B"  # B then A: no consecutive run
+
+
+def test_option_text_rule():
+    """A reply with no letter that names exactly one option's text chooses that option."""
+    assert _x("The capital is Berlin.") == "C"
+    assert _x('"madrid"') == "D"
+    assert _x("Paris and London are wrong; the answer is Berlin") == "C"  # the text after the phrase
+    assert _x("Paris, Texas", 4, ["Paris", "Paris, Texas", "Rome", "Oslo"]) == "B"  # the longer option
+    # negative controls: two options named, a letter present, no choices given
+    assert _x("Paris or London") is None
+    assert _x("It is Paris, not London") is None
+    assert _x("Berlin (B)") == "B"  # a letter: the letter rules decide, not the text
+    assert _x("The capital is Berlin.", 4, None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The answer is A or B", "The answer is either A or C", "The answer is between B and D", "Answer: B/C",
+     "Answer: B, C", "The answer is B and C", "A or B", "either A or C", "between B and D"],
+)  # fmt: skip
+def test_hedges_give_no_answer(text):
+    """A hedged reply (two letters offered) gives no answer: extracted None, verdict no_answer."""
+    assert _x(text) is None
+    j = mr.judge({"choices": CHOICES, "answer": "B"}, text)
+    assert (j.extracted, j.verdict, j.score) == (None, "no_answer", 0.0)
+
+
+def test_a_hedge_outside_the_statement_is_no_hedge():
+    """Negative controls: a hedge before the final statement, or 'B and not A', still answer."""
+    assert _x("Either A or C could seem right, but the answer is C.") == "C"
+    assert _x("The answer is B and not A") == "B"
+    assert _x("Answer: B, because C is wrong") == "B"
+
+
+def test_letters_out_of_range_give_no_answer():
+    """A letter beyond the options (E of four) gives no answer, also as the last statement."""
+    assert _x("The answer is E") is None
+    assert _x("E") is None
+    assert _x("Answer: (F)") is None
+    assert _x("The answer is C.\nAnswer: E") is None  # the final statement is invalid
+    assert mr.judge({"choices": CHOICES, "answer": "C"}, "The answer is E").verdict == "no_answer"
+    assert mr.extract_letter("The answer is E", 5) == "E"  # negative control: five options
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm sorry, but I can't help with that.", "I don't know.", "None of the above.",
+     "I cannot determine the answer without more context.", "As an AI, I cannot choose between A and B.", ""],
+)  # fmt: skip
+def test_refusals_give_no_answer(text):
+    """Refusals and empty replies give no answer (scored 0, verdict no_answer)."""
+    j = mr.judge({"choices": CHOICES, "answer": "A"}, text)
+    assert (j.extracted, j.verdict, j.score) == (None, "no_answer", 0.0)
+
+
 # ---------------------------------------------------------------- check
 
 

@@ -7,6 +7,7 @@ files (the inputs of its normalize job) without importing the benchmark modules.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from goodbadgreedy.errors import DataError
 
@@ -35,12 +36,25 @@ def read_sums(sums_file: str | Path) -> dict[str, str]:
     return out
 
 
-def files_of(sums: dict[str, str], benchmark: str) -> list[str]:
+def files_of(sums: dict[str, str], benchmark: str, declared: Sequence[str] | None = None) -> list[str]:
     """The paths ``sums`` lists under ``<benchmark>/``, sorted (relative to the sums file's folder).
 
+    Args:
+        sums: output of :func:`read_sums`.
+        benchmark: the benchmark's folder name.
+        declared: the benchmark's raw files (its spec's ``raw_files``, relative to its folder); when
+            given, only these are returned: other files vendored in the folder (GSM8K's train
+            split, kept for a check of the answer policy) are not the benchmark's inputs.
+
     Raises:
-        DataError: none is listed (the benchmark's raw data was never vendored).
+        DataError: none is listed (the benchmark's raw data was never vendored), or a declared file
+            is not listed (named).
     """
+    if declared is not None:
+        missing = [f"{benchmark}/{f}" for f in declared if f"{benchmark}/{f}" not in sums]
+        if missing:
+            raise DataError(f"raw file(s) {missing} of benchmark {benchmark!r} not listed in the checksum file")
+        return sorted(f"{benchmark}/{f}" for f in declared)
     files = sorted(p for p in sums if p.startswith(f"{benchmark}/"))
     if not files:
         raise DataError(f"no raw file of benchmark {benchmark!r} is listed in the checksum file")

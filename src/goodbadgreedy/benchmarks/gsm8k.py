@@ -1,21 +1,67 @@
-"""GSM8K: grade-school math word problems, scored on the final number (Cobbe et al. 2021).
+r"""GSM8K: grade-school math word problems, scored on the final number (Cobbe et al. 2021).
 
 Source: openai/grade-school-math @ 3101c7d5, ``grade_school_math/data/test.jsonl`` (MIT); 1319
-test problems, each ``{"question", "answer"}`` where the answer's last line is ``#### N``.
+test problems, each ``{"question", "answer"}`` where the answer's last line is ``#### N``. The
+train split (``train.jsonl``, 7473 problems) is vendored next to it for the gold-solution check of
+the answer policy below; it is not a benchmark input.
 
 Prompt: 8-shot chain of thought as a multi-turn chat, with the eight exemplars of Wei et al.
 (2022), "Chain-of-Thought Prompting Elicits Reasoning in Large Language Models", arXiv:2201.11903,
-Table 20 (the ones lm-evaluation-harness's ``gsm8k_cot`` task uses). Scoring: the number after
-"The answer is" (else the last number in the response) compared numerically with the gold number.
+Table 20 (the ones lm-evaluation-harness's ``gsm8k_cot`` task uses).
+
+Answer policy (applied in one place, :func:`extract_answer`; the gold ``#### N`` goes through the
+same number reader):
+
+1. **Cut** the response where the model starts a new few-shot turn: at the first line that begins
+   (after spaces and markdown ``*``/``#``/``>``/``_``) with ``Question:`` or ``Q:``, and at the
+   first end-of-turn marker a chat template left as text (``</s>``, ``<|im_end|>``, ...). Only
+   the text before the cut is read. (The generator already stops at ``Question:`` anywhere.)
+2. **Markers**: ``####``, ``answer is`` (so "The answer is", "The final answer is"),
+   ``answer:`` (also ``**Answer:**``, "Final answer:") and ``\boxed{`` (case-insensitive). If
+   the text holds a marker, the answer is the **first number after the last marker** (a model
+   that states an answer and then corrects itself is scored on the correction). A marker with no
+   number anywhere after it does not count (the one before it is used).
+3. **No marker**: the **last number** in the text.
+4. **Numbers** are read by value, and only digits count (no number words):
+
+   * formatting that is dropped: currency signs before the number (``$``, ``\$``, ``€``, ``£``,
+     ``¥``, ``₹``), what follows it (``%``, units: ``18%``, ``5km``), a sentence's final period
+     (``18.`` is 18), trailing zeros (``18.00`` is 18), and thousands separators in every common
+     spelling: ``,``, LaTeX ``{,}`` and ``\,``, thin space U+2009, narrow no-break space U+202F
+     and no-break space U+00A0 (``9,500``, ``9{,}500``, ``10\,000``). A separator counts only
+     between a group of 1-3 digits and groups of exactly three digits: ``3, 4 and 5`` (comma and
+     space) are three numbers, ``1,23`` is 1 then 23, ``1,2345`` is 1 then 2345;
+   * signs are kept: ``-`` or U+2212 ``−`` directly before the number or its currency sign
+     (``-5``, ``−5``, ``-$5``, ``$-5``); a sign separated by a space is an operator (``16 - 3``
+     holds 16 and 3), and so is one glued to a preceding digit (``5-3``);
+   * fractions are exact values: ``a/b`` with no spaces around ``/`` (``1/2``, ``3/4 cup``),
+     ``\frac{a}{b}``, ``\dfrac``, ``\tfrac`` and ``\frac12``; ``a / b`` with spaces is two
+     numbers; a zero denominator is no number, nor is a number of more than 1000 characters
+     (a degenerate repetition). A decimal comma (``0,5``) is not read as one, and
+     a mixed number ``1 1/2`` is two numbers (1, then 1/2);
+   * a number does not start inside a word, right after a digit's decimal point or right after a
+     ``/`` (``x2``, ``COVID19`` hold no number; ``3rd`` is 3; ``12/25/2023`` is 12);
+   * nothing is rounded: ``0.33`` is not ``1/3``, ``0.5`` is ``1/2``.
+
+   A ``\boxed{...}`` is a marker like the others, so its answer is the first number after it:
+   the box's own first number (``\boxed{18}``, ``\boxed{\$18}``, ``\boxed{18 \text{ eggs}}``; of
+   an expression, its first number: ``\boxed{2 \times 9 = 18}`` is 2), or, when the box holds no
+   number (``\boxed{\text{eighteen}}``), the first number after it.
+
+The extracted answer (the check table's ``extracted``, which self-consistency and maj@k vote on)
+is the value's **canonical text**, one spelling per value: an integer without decimals (``9500``,
+``-3``, ``0``), a value with a finite decimal expansion as a decimal without trailing zeros
+(``0.5``, ``1234.25``), any other value as a reduced fraction (``1/3``, ``-2/7``). The check
+compares extracted and gold by exact value (:class:`fractions.Fraction`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import polars as pl
 
@@ -91,90 +137,198 @@ EXEMPLARS: tuple[tuple[str, str], ...] = (
 #: Appended to the question when ``n_shot`` is 0, so the model still knows the answer format.
 ZERO_SHOT_INSTRUCTION = 'Think step by step, then end with "The answer is N." where N is a number.'
 
-# A number: optional sign (ASCII hyphen or U+2212), optional "$", digits with optional comma
-# thousands separators (groups of exactly three), optional decimals. It must not start inside a
-# word or right after a decimal point. A trailing "." (end of sentence) is not part of it.
-_NUM = (
-    r"(?<![\w.])(?P<sign>[-\u2212])?\$?\s?(?P<sign2>[-\u2212])?"
-    r"(?P<int>\d{1,3}(?:,\d{3}(?!\d))+|\d+)(?P<frac>\.\d+)?"
+# ---------------------------------------------------------------------------------------------
+# Numbers (policy point 4 of the module docstring)
+
+_D = "[0-9]"
+# thousands separators: ",", LaTeX "{,}" and "\,", thin space, narrow no-break space, no-break space
+_SEP = r"(?:,|\{,\}|\\,|[\u2009\u202f\u00a0])"
+# an unsigned integer: digit groups joined by separators (a 1-3 digit group, then groups of exactly
+# three digits, each not followed by another digit), or plain digits
+_UINT = rf"(?:{_D}{{1,3}}(?:{_SEP}{_D}{{3}}(?!{_D}))+|{_D}+)"
+# an unsigned decimal: integer with optional decimals, or ".5" (not after another ".": "...6" is 6);
+# the point needs a digit after it, so a sentence's final period is not part of the number
+_UDEC = rf"(?:{_UINT}(?:\.{_D}+)?|(?<!\.)\.{_D}+)"
+_SIGN = "[-\u2212+]"
+_MINUS = "-\u2212"
+_CUR = r"(?:\\\$|\$|€|£|¥|₹)"
+_FRAC_CMD = r"\\[dt]?frac"
+_NUMBER_RE = re.compile(
+    # not inside a word (letters/digits; "_" of markdown is fine), nor right after a decimal point
+    # ("1.2.3") or a "/" (the rest of a date or path: 12/25/2023 is 12)
+    r"(?<![^\W_])(?<![0-9]\.)(?<!/)"
+    rf"(?P<s1>{_SIGN})?(?:(?P<cur>{_CUR})\s?(?P<s2>{_SIGN})?)?"
+    r"(?:"
+    rf"{_FRAC_CMD}\s*\{{\s*(?P<tn>{_SIGN}?{_UDEC})\s*\}}\s*\{{\s*(?P<td>{_SIGN}?{_UDEC})\s*\}}"
+    rf"|{_FRAC_CMD}(?P<tn1>{_D})(?P<td1>{_D})"
+    rf"|(?P<n>{_UDEC})/(?P<d>{_UDEC})(?![0-9/])"
+    rf"|(?P<p>{_UDEC})"
+    r")"
 )
-_NUM_RE = re.compile(_NUM)
-# An explicit answer phrase followed (after optional ":", "*", "\boxed{") by a number.
-_PHRASE_RE = re.compile(
-    r"(?:the\s+(?:final\s+)?answer\s+is|answer\s*:|####|\\boxed\{)[\s:*]*(?:\\boxed\{)?\s*" + _NUM,
-    re.IGNORECASE,
-)
+_SEP_RE = re.compile(_SEP)
 
 
-def _canonical(d: Decimal) -> str:
-    """Canonical text of a number: integers without a decimal part, else no trailing zeros."""
-    if d == d.to_integral_value():
-        return str(int(d))
-    return format(d.normalize(), "f")
+def _decimal(text: str) -> Fraction:
+    """The exact value of one signed decimal matched by the number pattern (separators dropped)."""
+    return Fraction(_SEP_RE.sub("", text).replace("\u2212", "-"))
 
 
-def _from_match(m: re.Match[str]) -> str:
-    negative = bool(m.group("sign") or m.group("sign2"))
-    digits = m.group("int").replace(",", "") + (m.group("frac") or "")
-    d = Decimal(digits)
-    return _canonical(-d if negative else d)
+#: A number spelled with more characters than this is no number (a degenerate repetition such as
+#: "1111...", and beyond what Python converts from text: 4300 digits).
+MAX_NUMBER_CHARS = 1000
+
+
+def _value(m: re.Match[str]) -> Fraction | None:
+    """The exact value of a number match, or None for a zero denominator or an overlong number."""
+    if m.end() - m.start() > MAX_NUMBER_CHARS:
+        return None
+    if m.group("p") is not None:
+        v = _decimal(m.group("p"))
+    else:
+        num, den = next(
+            (m.group(a), m.group(b)) for a, b in (("tn", "td"), ("tn1", "td1"), ("n", "d")) if m.group(a) is not None
+        )
+        d = _decimal(den)
+        if d == 0:
+            return None
+        v = _decimal(num) / d
+    minus = sum(1 for s in (m.group("s1"), m.group("s2")) if s and s in _MINUS)
+    return -v if minus % 2 else v
+
+
+def _numbers(text: str, pos: int = 0) -> Iterator[Fraction]:
+    """The values of the numbers in ``text`` from ``pos`` on, in order."""
+    for m in _NUMBER_RE.finditer(text, pos):
+        v = _value(m)
+        if v is not None:
+            yield v
+
+
+def canonical(value: Fraction) -> str:
+    """The canonical text of a value: one spelling per value, so that votes count values.
+
+    Args:
+        value: an exact rational value.
+
+    Returns:
+        An integer without decimals (``"9500"``, ``"-3"``, ``"0"``); a value with a finite decimal
+        expansion (denominator ``2^a 5^b``) as a decimal without trailing zeros (``"0.5"``,
+        ``"-1234.25"``); any other value as a reduced fraction (``"1/3"``, ``"-2/7"``).
+    """
+    n, d = value.numerator, value.denominator
+    if d == 1:
+        return str(n)
+    a = b = 0
+    rest = d
+    while rest % 2 == 0:
+        rest //= 2
+        a += 1
+    while rest % 5 == 0:
+        rest //= 5
+        b += 1
+    if rest != 1:
+        return f"{n}/{d}"
+    k = max(a, b)
+    digits = str(abs(n) * 10**k // d).rjust(k + 1, "0")
+    return ("-" if n < 0 else "") + digits[:-k] + "." + digits[-k:]
+
+
+def parse_value(text: str) -> Fraction:
+    """The exact value of a canonical answer (an ``extracted`` or ``gold`` cell).
+
+    Raises:
+        ValueError: ``text`` is not an integer, decimal or ``a/b`` fraction.
+    """
+    return Fraction(text)
 
 
 def normalize_number(text: str) -> str | None:
-    """Normalize a numeric string to a canonical form.
+    r"""Read a string that holds exactly one number (with formatting) into its canonical text.
 
-    Strips surrounding whitespace and trailing punctuation, ``$``, comma thousands separators and
-    trailing zero decimals; keeps the sign and significant decimals.
-    Examples: ``"$1,234.50"`` -> ``"1234.5"``, ``"18.00"`` -> ``"18"``, ``"-3"`` -> ``"-3"``.
+    Surrounding whitespace, trailing punctuation (``.!?;:)``) and ``%`` are dropped; the number is
+    read as :func:`extract_answer`'s policy reads numbers (module docstring, point 4).
+    Examples: ``"$1,234.50"`` -> ``"1234.5"``, ``"18.00"`` -> ``"18"``, ``"9{,}500"`` -> ``"9500"``,
+    ``"-3"`` -> ``"-3"``, ``"1/2"`` -> ``"0.5"``, ``"\frac{1}{3}"`` -> ``"1/3"``.
 
     Args:
-        text: the string, which must hold exactly one number and nothing else but punctuation.
+        text: the string.
 
     Returns:
-        The canonical string, or ``None`` if ``text`` is not a single number.
+        The canonical string (see :func:`canonical`), or ``None`` if ``text`` is not a single
+        number (``"12 apples"``, ``""``, ``"1/0"``).
     """
-    s = text.strip().rstrip(".!?;:)").strip()
-    m = _NUM_RE.fullmatch(s)
-    if m is None:
-        return None
-    try:
-        return _from_match(m)
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        return None
+    s = text.strip().rstrip(".!?;:)%").strip()
+    m = _NUMBER_RE.fullmatch(s)
+    v = _value(m) if m is not None else None
+    return None if v is None else canonical(v)
 
 
-def _extract(text: str) -> tuple[str | None, str]:
-    """Return (canonical number or None, rule that fired)."""
-    m = _PHRASE_RE.search(text)
-    if m is not None:
-        return _from_match(m), "answer_phrase"
-    numbers = list(_NUM_RE.finditer(text))
-    if numbers:
-        return _from_match(numbers[-1]), "last_number"
-    return None, "no number in response"
+# ---------------------------------------------------------------------------------------------
+# The answer (policy points 1-3 of the module docstring)
+
+# a line where the model starts a new few-shot turn
+_TURN_RE = re.compile(r"^[ \t*#>_]*(?:Question|Q)[ \t]*:", re.MULTILINE)
+# end-of-turn markers some chat templates leave as text (the stop sequences other than the turn)
+_END_OF_TURN: tuple[str, ...] = tuple(s for s in STOP if s != "Question:")
+_MARKER_RE = re.compile(r"####|\\boxed\s*\{|\banswer\s+is\b|\banswer\s*(?:\*\*|__)?\s*:", re.IGNORECASE)
 
 
-def extract_answer(text: str) -> str | None:
-    r"""Extract the final numeric answer from a model response.
-
-    Rule: the number right after the first answer phrase ("The answer is", "The final answer is",
-    "Answer:", "####", ``\boxed{``; case-insensitive; ``:``/``*``/``$``/spaces allowed in
-    between), else the last number anywhere in the text. The first phrase is taken, as in
-    lm-evaluation-harness's ``gsm8k_cot`` strict match: the exemplars end with exactly one such
-    phrase, and what follows it is usually an invented continuation.
+def cut_response(text: str) -> str:
+    """The part of a response the policy reads: up to a new few-shot turn or end-of-turn marker.
 
     Args:
         text: the response.
 
     Returns:
-        The number in canonical form (see :func:`normalize_number`), or ``None`` if the text holds
-        no number.
+        ``text`` up to (not including) the first line that begins with ``Question:`` or ``Q:``
+        (after spaces or markdown ``*#>_``) and the first end-of-turn marker (``</s>``,
+        ``<|im_end|>``, ``<|eot_id|>``, ``<|endoftext|>``), whichever comes first.
+    """
+    m = _TURN_RE.search(text)
+    return truncate_at_stop(text if m is None else text[: m.start()], _END_OF_TURN)
+
+
+def _extract(text: str) -> tuple[str | None, str]:
+    """Return (canonical number or None, rule that fired) under the module's answer policy."""
+    text = cut_response(text)
+    for marker in reversed(list(_MARKER_RE.finditer(text))):
+        value = next(_numbers(text, marker.end()), None)
+        if value is not None:
+            return canonical(value), "answer_phrase"
+    last = None
+    for last in _numbers(text):  # noqa: B007 - the loop keeps the last one
+        pass
+    if last is not None:
+        return canonical(last), "last_number"
+    return None, "no number in response"
+
+
+def extract_answer(text: str) -> str | None:
+    r"""Extract the final numeric answer from a model response (the module docstring's policy).
+
+    Cut at a new ``Question:``/``Q:`` line; the first number after the last marker (``####``,
+    ``answer is``, ``answer:``, ``\boxed{``), else the last number; numbers read by value.
+
+    Args:
+        text: the response.
+
+    Returns:
+        The value in canonical form (see :func:`canonical`: ``"9500"``, ``"0.5"``, ``"1/3"``), or
+        ``None`` if the part read holds no number.
     """
     return _extract(text)[0]
 
 
 def gold_answer(answer: str) -> str | None:
-    """Return the normalized number after the last ``####`` of a GSM8K solution, or ``None``."""
+    r"""Return the canonical number after the last ``####`` of a GSM8K solution.
+
+    Args:
+        answer: a reference solution (``"...\n#### 1,234"``).
+
+    Returns:
+        The canonical text of the number (read by :func:`normalize_number`), or ``None`` if there
+        is no ``####`` or what follows the last one is not a single number.
+    """
     if "####" not in answer:
         return None
     return normalize_number(answer.rsplit("####", 1)[1])
@@ -278,10 +432,10 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
 
 
 def judge(item: dict[str, Any], response: str) -> Judgement:
-    """Check one response against the item's gold number (numeric equality)."""
+    """Check one response against the item's gold number (exact equality of values)."""
     gold = item["answer"]
-    extracted, how = _extract(truncate_at_stop(response, STOP))
-    equal = extracted is not None and Decimal(extracted) == Decimal(gold)
+    extracted, how = _extract(response)
+    equal = extracted is not None and parse_value(extracted) == parse_value(gold)
     return base.verdict_for(extracted, gold, equal, how)
 
 

@@ -25,6 +25,60 @@ Option ``wrong_groundtruth`` (what to do with the rows annotated ``wrong_groundt
   one, else the original MMLU answer (5 such rows);
 * ``"original"``: keep the original MMLU answer everywhere (plain MMLU on these questions);
 * ``"drop"``: leave those rows out (item ids of the other rows do not change).
+
+Answer policy (applied in one place, :func:`extract_letter`; the prompt asks for "the letter of the
+correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\boxed{B}``/
+``\text{B}``/``\textbf{B}`` wrappers are removed first.
+
+1. **A letter counts only when it stands alone**: an option letter ``A``..(one per option), not
+   part of a word (``Bob``, ``B's``), bracketed or not (``B``, ``(B)``, ``[B]``). An unbracketed
+   ``A`` or ``I`` followed by a lowercase word is the article or the pronoun ("A cell...",
+   "I think..."), unless the word is one that follows an answer letter ("A is correct", "A or
+   B"). A lowercase letter counts only after an answer phrase, when bracketed or followed by
+   punctuation or the end (``answer: b``; not "the answer is a tricky one"), or as the reply's
+   opening letter (``c) Berlin``).
+2. **Explicit answer statements**, and **the last one wins** (a model that revises itself, "Answer:
+   B ... no. Answer: C", is scored on C):
+
+   * an answer phrase then a letter: ``answer``, or ``correct``/``right``/``best``/``final``
+     + ``option``/``choice``, followed by ``is``/``was``/``would be``/``should be``/``must be``/
+     ``will be`` and/or ``:``/``=``, then optionally ``option``/``choice``/``letter``, then the
+     letter ("Answer: C", "The answer is (C)", "answer is C", "The correct option is C", "Final
+     answer: (c)", "**Answer:** C", "The answer is \boxed{C}"); "answer (C)" needs no verb, but
+     without a verb, ``:``/``=`` or bracket there is no statement ("Answer A is wrong");
+   * a line that holds only a letter (``C``, ``(C)``, ``C.``, ``**C**``);
+   * the reply opening with a letter: ``C``, ``(C)``, ``C.``, ``C)``/``C:``/``C,`` then text,
+     ``C`` then a line break (a letter of an option only; "E. coli ..." with four options is not
+     one).
+
+   Lines that start with consecutive option letters (``A. ...``, ``B. ...``, ``C. ...``) are the
+   reply listing the options, not choosing one: such lines are no statements (an echo of the
+   options gives no answer; "A) wrong / B) wrong / C) right" then a line ``C`` is C: that last
+   line repeats C, it does not continue the list).
+
+   The last statement gives no answer when it is **hedged** ("either A or C", "between B and D",
+   "A or B", "B and C", "B/C", "B, C"; the hedge must be inside the statement: "Either A or C
+   seems right, but the answer is C" is C) or its letter is **out of range** ("The answer is E"
+   with four options).
+3. **No statement**: bracketed letters (``(B)``, ``[B]``) and "Option B"/"choice B" anywhere, if
+   they name exactly one option; else standalone capital letters anywhere (rule 1), if they name
+   exactly one option. Several different letters ("A or B", "Option A is wrong, option C is
+   right") give no answer.
+4. **No letter at all**: a reply that names exactly one option's text chooses it ("The capital is
+   Berlin." -> the "Berlin" option): the option's text (case, spaces, quotes and a final period
+   ignored) occurs in the reply as whole words; an option found only inside a longer option that
+   is also named does not count ("Paris, Texas" names that option, not "Paris"). The text after
+   the last answer phrase is tried first ("Paris and London are wrong; the answer is Berlin"),
+   then the whole reply. Two options named ("Paris or London") give no answer.
+5. Everything else (refusals such as "I don't know", "None of the above" when it is no option,
+   empty replies) gives no answer: ``extracted`` is null and the verdict ``no_answer`` (scored 0).
+
+Other harnesses were looked at, none copied: OpenAI simple-evals reads the first
+``Answer\s*:\s*([A-D])`` after stripping markdown/LaTeX; Inspect reads an ``ANSWER: X`` line (in
+recent versions the last labelled answer, because models revise themselves); lm-evaluation-harness'
+generative MMLU tasks take the first "The answer is (X)" (strict) or a choice-text/letter regex
+(flexible). The policy here keeps the simple-evals/Inspect statement form, takes the last one like
+recent Inspect, and adds the option-text and leading-letter readings for short replies.
 """
 
 from __future__ import annotations
@@ -447,155 +501,215 @@ def build_prompt(item: dict[str, Any], options: dict[str, Any]) -> Prompt:
 
 
 # --------------------------------------------------------------------------------------------
-# Letter extraction
+# Letter extraction (the answer policy of the module docstring)
 
-# Words that may follow a letter answer ("A is correct"); any other lowercase word after an
-# unbracketed "A" makes it the article ("A good answer is C").
+# Words that may follow an answer letter ("A is correct", "A or B"); any other lowercase word after
+# an unbracketed "A" or "I" makes it the article or the pronoun ("A good answer is C", "I think").
 _AFTER_LETTER_WORDS = frozenset(
     "is was would will should seems seem appears looks because since as and or but only must "
     "can could best fits matches answers correctly here then so for with being remains".split()
 )
 _WORD_AFTER = re.compile(r"\s+([a-z][a-z'’-]*)")
-_END_AFTER = re.compile(r"\s*(?:$|[.,;:!?\n])")
-
-# An explicit answer phrase, then the letter (optionally "option"/"choice"/"letter" and brackets).
+_END_AFTER = re.compile(r"\s*(?:$|[.,;:!?)\]\n])")
+# a letter: optionally bracketed, not part of a word
+_LETTER = r"(?P<open>[(\[]?)[ \t]*(?P<letter>[A-Za-z])[ \t]*(?P<close>[)\]]?)(?![A-Za-z0-9'’])"
+# an answer phrase: "answer" or "correct/right/best/final option/choice", a verb and/or ":"/"=",
+# "option"/"choice"/"letter", then a hedge word if any, then the letter
 _PHRASE = re.compile(
-    r"(?:\b(?:correct|right|best|final)\s+(?:answer|option|choice)|\banswer)"
-    r"(?:\s+(?:is|would\s+be|should\s+be|must\s+be|will\s+be))?"
-    r"\s*[:=\-]?\s*(?:(?:option|choice|letter)\s*)?"
-    r"(?P<open>[(\[]?)\s*(?P<letter>[A-Za-z])\s*(?P<close>[)\]]?)(?![A-Za-z0-9])",
+    r"(?:\banswer\b|\b(?:correct|right|best|final)\s+(?:option|choice)\b)"
+    r"(?P<verb>\s+(?:is|was|would\s+be|should\s+be|must\s+be|will\s+be)\b)?"
+    r"\s*(?P<colon>[:=])?\s*(?:(?:option|choice|letter)\s*)?"
+    r"(?P<hedge>(?:either|between|both)\s+)?" + _LETTER,
     re.IGNORECASE,
 )
-# The text after an answer phrase, up to the end of the line (for option-text matching).
-_PHRASE_REST = re.compile(
-    r"(?:\b(?:correct|right|best|final)\s+(?:answer|option|choice)|\banswer)"
-    r"\s*(?:is|would\s+be|:)\s*:?\s*(?P<rest>[^\n]+)",
+# the same phrase without the letter (where the text after it is read for an option's text)
+_PHRASE_ONLY = re.compile(
+    r"(?:\banswer\b|\b(?:correct|right|best|final)\s+(?:option|choice)\b)"
+    r"(?:\s+(?:is|was|would\s+be|should\s+be|must\s+be|will\s+be)\b)?\s*[:=]?",
     re.IGNORECASE,
 )
-# A letter opening the response: "B", "B.", "(B)", "B) ...", "B: ...", "B\n...".
-_LEADING = re.compile(r"^[\s(\[]*(?P<letter>[A-Za-z])(?:[)\].:,]|\s*$|\s*\n)")
-# A bracketed letter or "Option B"/"choice B" anywhere.
+# a line holding only a letter
+_LETTER_LINE = re.compile(r"^[ \t>#-]*" + _LETTER + r"[ \t]*[.:]?[ \t]*$", re.MULTILINE)
+# the reply opening with a letter: "B", "B.", "(B)", "B) ...", "B: ...", "B\n..."
+_LEADING = re.compile(r"\s*[(\[]?(?P<letter>[A-Za-z])(?:[)\].:,]|\s*$|\s*\n)")
+# a line starting with a letter marker ("A. text", "B) text", "C" alone): an entry of a list
+_LINE_MARK = re.compile(r"^[ \t>#-]*[(\[]?(?P<letter>[A-Z])(?:[.):\]]|[ \t]*$)", re.MULTILINE)
+# a second letter joined to a statement's letter: "A or B", "B and C", "B/C", "B, C"
+_HEDGE_TAIL = re.compile(
+    r"\s*(?:,|/|&|\bor\b|\band\b)\s*(?:(?:option|choice)\s*)?[(\[]?(?P<letter>[A-Z])[)\]]?(?![A-Za-z0-9'’])",
+    re.IGNORECASE,
+)
+# a bracketed letter or "Option B"/"choice B" anywhere
 _DECORATED = re.compile(
     r"\((?P<a>[A-Z])\)|\[(?P<b>[A-Z])\]|\b(?:option|choice)\s+\(?(?P<c>[A-Z])\b\)?", re.IGNORECASE
 )
-# A standalone capital letter.
+# a standalone capital letter
 _BARE = re.compile(r"(?<![A-Za-z0-9'’])(?P<letter>[A-Z])(?![A-Za-z0-9'’])")
-# LaTeX wrappers: \boxed{B}, \text{B}, \textbf{B}, \mathrm{B} -> (B).
+# LaTeX wrappers: \boxed{B}, \text{B}, \textbf{B}, \mathrm{B} -> (B); math dollars around a letter: $B$ -> B
 _LATEX = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf)\{\s*([^{}]*?)\s*\}")
+_DOLLAR_LETTER = re.compile(r"\$\s*([(\[]?[A-Za-z][)\]]?)\s*\$")
 
 
-def _is_article(text: str, letter: str, end: int) -> bool:
-    """True if an unbracketed "A" ending at ``end`` reads as the article ("A good answer")."""
-    if letter != "A":
+def _is_word_letter(text: str, letter: str, end: int) -> bool:
+    """True if an unbracketed "A"/"I" ending at ``end`` is the article/pronoun ("A cell", "I think")."""
+    if letter not in "AI":
         return False
     m = _WORD_AFTER.match(text, end)
     return m is not None and m.group(1) not in _AFTER_LETTER_WORDS
+
+
+def _standalone(text: str, m: re.Match[str]) -> str | None:
+    """The letter of a :data:`_LETTER` match if it stands alone (policy rule 1), else None."""
+    letter = m.group("letter")
+    bracketed = bool(m.group("open") or m.group("close"))
+    if letter.islower():
+        return letter.upper() if bracketed or _END_AFTER.match(text, m.end()) else None
+    if not bracketed and _is_word_letter(text, letter, m.end("letter")):
+        return None
+    return letter
+
+
+def _hedged_after(text: str, end: int) -> bool:
+    """True if another standalone letter is joined to the statement's letter ending at ``end``."""
+    m = _HEDGE_TAIL.match(text, end)
+    if m is None:
+        return False
+    letter = m.group("letter")
+    return letter.isupper() and not _is_word_letter(text, letter, m.end("letter"))
+
+
+def _listing_lines(t: str) -> set[int]:
+    """Start offsets of the lines that list options: runs of >= 2 consecutive letter markers.
+
+    Successive line markers whose letters follow each other (``A.``, ``B.``, ``C.`` ...) are the
+    reply listing (echoing) the options, not choosing one.
+    """
+    marks = [(m.start(), m.group("letter")) for m in _LINE_MARK.finditer(t)]
+    listed: set[int] = set()
+    for (p0, a), (p1, b) in zip(marks, marks[1:], strict=False):
+        if ord(b) == ord(a) + 1:
+            listed.update((p0, p1))
+    return listed
+
+
+def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
+    """The explicit answer statements of ``t`` as (position, letter or None, how), in order."""
+    found: list[tuple[int, str | None, str]] = []
+    listed = _listing_lines(t)
+
+    def in_list(pos: int) -> bool:
+        return t.rfind("\n", 0, pos) + 1 in listed
+
+    for m in _PHRASE.finditer(t):
+        letter = _standalone(t, m)
+        if letter is None:
+            continue
+        if not (m.group("verb") or m.group("colon") or m.group("open")):
+            continue  # "Answer A is wrong": no verb, colon or bracket, so no statement
+        if m.group("hedge") or _hedged_after(t, m.end()):
+            found.append((m.start(), None, "hedged"))
+        else:
+            found.append((m.start(), letter, "answer_phrase"))
+    for m in _LETTER_LINE.finditer(t):
+        letter = _standalone(t, m)
+        if letter is not None and letter.isupper() and not in_list(m.start("letter")):
+            found.append((m.start(), letter, "letter_line"))
+    m = _LEADING.match(t)
+    if m and m.group("letter").upper() in letters and not in_list(m.start("letter")):
+        found.append((0, m.group("letter").upper(), "leading_letter"))
+    return sorted(found, key=lambda s: s[0])
 
 
 def _norm_text(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip().strip("\"'“”‘’").rstrip(".").strip().lower()
 
 
-def _match_choice(candidate: str, choices: Sequence[str], letters: str) -> str | None:
-    cand = _norm_text(candidate)
-    if not cand:
-        return None
-    hits = [i for i, c in enumerate(choices) if _norm_text(c) == cand]
-    return letters[hits[0]] if len(hits) == 1 else None
+def _named_options(text: str, choices: Sequence[str]) -> set[int]:
+    """Indices of the options whose text ``text`` names as whole words (longer options shadow)."""
+    hay = re.sub(r"\s+", " ", text).lower()
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for i, choice in enumerate(choices):
+        needle = _norm_text(choice)
+        if not needle:
+            continue
+        pattern = (r"(?<!\w)" if needle[0].isalnum() else "") + re.escape(needle)
+        pattern += r"(?!\w)" if needle[-1].isalnum() else ""
+        found = [(m.start(), m.end()) for m in re.finditer(pattern, hay)]
+        if found:
+            spans[i] = found
+    named = set()
+    for i, occ in spans.items():
+        inside_longer = all(
+            any(j != i and a <= s and e <= b and (b - a) > (e - s) for j in spans for a, b in spans[j])
+            for s, e in occ
+        )
+        if not inside_longer:
+            named.add(i)
+    return named
 
 
-def _extract_letter(
-    text: str, n_choices: int, choices: Sequence[str] | None
-) -> tuple[str | None, str]:
+def _extract_letter(text: str, n_choices: int, choices: Sequence[str] | None) -> tuple[str | None, str]:
+    """Return (letter or None, rule that fired) under the module's answer policy."""
     letters = string.ascii_uppercase[:n_choices]
-    t = _LATEX.sub(r"(\1)", text)
+    t = _DOLLAR_LETTER.sub(r"\1", _LATEX.sub(r"(\1)", text))
     t = t.replace("*", "").replace("`", "").replace("__", "")
 
-    # 1. explicit answer phrase ("The answer is (B)", "Answer: b", "the correct option is C")
-    for m in _PHRASE.finditer(t):
-        letter = m.group("letter")
-        bracketed = bool(m.group("open") or m.group("close"))
-        if letter.upper() not in letters:
-            continue
-        if letter.islower():
-            if bracketed or _END_AFTER.match(t, m.end()):
-                return letter.upper(), "answer_phrase"
-            continue
-        if not bracketed and _is_article(t, letter, m.end("letter")):
-            continue
-        return letter, "answer_phrase"
+    # 2. explicit statements: the last one wins
+    statements = _statements(t, letters)
+    if statements:
+        _, letter, how = statements[-1]
+        if letter is None:
+            return None, how
+        if letter not in letters:
+            return None, f"out of range: {letter}"
+        return letter, how
 
-    # 2. the response opens with a letter ("B", "B.", "(B) ...", "c)")
-    m = _LEADING.match(t)
-    if m and m.group("letter").upper() in letters:
-        return m.group("letter").upper(), "leading_letter"
-
-    # 3. the response (or what follows an answer phrase) is exactly one option's text
-    if choices:
-        candidates = [t] + [m.group("rest") for m in _PHRASE_REST.finditer(t)]
-        for cand in candidates:
-            hit = _match_choice(cand, choices, letters)
-            if hit is not None:
-                return hit, "option_text"
-
-    # 4. bracketed letters / "Option B" anywhere, if they name a single option
-    found = set()
+    # 3. letters anywhere: bracketed / "Option B" first, then standalone capitals
+    decorated = set()
     for m in _DECORATED.finditer(t):
-        if m.group("a") or m.group("b"):
-            letter = m.group("a") or m.group("b")
-        else:
-            letter = m.group("c")
-            if letter.islower():
-                continue
-        if letter in letters:
-            found.add(letter)
-    if len(found) == 1:
-        return found.pop(), "decorated_letter"
-    if len(found) > 1:
-        return None, f"ambiguous: {''.join(sorted(found))}"
+        letter = m.group("a") or m.group("b") or m.group("c")
+        if m.group("c") and letter.islower():
+            continue
+        if letter.upper() in letters:
+            decorated.add(letter.upper())
+    bare = {
+        m.group("letter")
+        for m in _BARE.finditer(t)
+        if m.group("letter") in letters and not _is_word_letter(t, m.group("letter"), m.end())
+    }
+    for found, how in ((decorated, "decorated_letter"), (bare, "bare_letter")):
+        if len(found) == 1:
+            return found.pop(), how
+        if len(found) > 1:
+            return None, f"ambiguous: {''.join(sorted(found))}"
 
-    # 5. standalone capital letters, if they name a single option (the article "A" excluded)
-    found = set()
-    for m in _BARE.finditer(t):
-        letter = m.group("letter")
-        if letter in letters and not _is_article(t, letter, m.end()):
-            found.add(letter)
-    if len(found) == 1:
-        return found.pop(), "bare_letter"
-    if len(found) > 1:
-        return None, f"ambiguous: {''.join(sorted(found))}"
+    # 4. no letter: the text of exactly one option (after the last answer phrase, else anywhere)
+    if choices:
+        phrases = list(_PHRASE_ONLY.finditer(t))
+        candidates = [t[phrases[-1].end() :].split("\n", 1)[0]] if phrases else []
+        for cand in candidates + [t]:
+            named = _named_options(cand, choices)
+            if len(named) == 1:
+                return letters[named.pop()], "option_text"
     return None, "no option letter in response"
 
 
-def extract_letter(
-    text: str, n_choices: int = 4, choices: Sequence[str] | None = None
-) -> str | None:
-    r"""Extract the chosen option letter from a multiple-choice response.
+def extract_letter(text: str, n_choices: int = 4, choices: Sequence[str] | None = None) -> str | None:
+    r"""Extract the chosen option letter from a multiple-choice response (the module's policy).
 
-    Rules, first hit wins:
-
-    1. an explicit answer phrase: ``"Answer: B"``, ``"The answer is (B)"``, ``"the correct answer
-       is B: ..."``, ``"The correct option is C"``, ``"answer: b"`` (a lowercase letter only
-       when bracketed or followed by punctuation/end, so ``"the answer is a tricky one"`` is no
-       answer); the first such phrase counts;
-    2. the response opens with a letter: ``"B"``, ``"B."``, ``"(B)"``, ``"B) ..."``, ``"**B**"``;
-    3. the response, or the text after an answer phrase, equals exactly one option's text
-       (case and surrounding quotes/space/final period ignored; needs ``choices``);
-    4. bracketed letters (``"(B)"``, ``"[B]"``) or ``"Option B"`` anywhere, if they name one
-       option;
-    5. standalone capital letters, if they name one option.
-
-    Markdown emphasis, backticks and ``\boxed{}``/``\text{}`` are removed first. An
-    unbracketed ``"A"`` followed by a lowercase word reads as the article ("A good answer is C"
-    -> C), unless the word is one that follows an answer letter ("A is correct" -> A).
+    The last explicit answer statement wins ("Answer: C", "The answer is (C)", a letter-only line,
+    a reply opening with a letter); a hedged or out-of-range last statement gives None. Without
+    a statement: a single bracketed/"Option X" letter, else a single standalone capital letter;
+    without any letter: the text of exactly one option. See the module docstring for each form.
 
     Args:
         text: the response.
         n_choices: number of options (letters ``A``.. up to it).
-        choices: the option texts, for rule 3 (optional).
+        choices: the option texts, for the option-text rule (optional).
 
     Returns:
-        The upper-case letter, or ``None`` (no letter, or several different ones in rules 4-5).
+        The upper-case letter, or ``None`` (no answer: hedged, out of range, several letters,
+        no letter and not exactly one option's text, refusal).
     """
     return _extract_letter(text, n_choices, choices)[0]
 
