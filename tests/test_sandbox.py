@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -146,7 +147,9 @@ def test_runs_as_unprivileged_user_in_empty_dir():
         "import resource as r\n"
         "assert r.getrlimit(r.RLIMIT_CPU) == (2, 3)\n"
         "assert r.getrlimit(r.RLIMIT_AS) == (300 * 2**20,) * 2\n"
-        "assert r.getrlimit(r.RLIMIT_NPROC) == (1, 1)\n"
+        f"assert r.getrlimit(r.RLIMIT_NPROC) == ({sandbox.NPROC}, {sandbox.NPROC})\n"
+        "assert r.getrlimit(r.RLIMIT_STACK) == (8 * 2**20,) * 2\n"
+        "import sys; assert sys.getrecursionlimit() == 1000\n"
         "assert r.getrlimit(r.RLIMIT_FSIZE) == (16 * 2**20,) * 2\n"
         "assert r.getrlimit(r.RLIMIT_CORE) == (0, 0)\n"
     )
@@ -169,8 +172,8 @@ def adversarial_cases(parent_dir: Path, port: int) -> dict[str, tuple[str, str, 
         "infinite_loop": ("while True:\n    pass\n", "timeout", "Timeout: CPU time limit"),
         "sleep_forever": ("import time\ntime.sleep(1000)\n", "timeout", "Timeout: wall-clock"),
         "fork_bomb": ("import os\nwhile True:\n    os.fork()\n", "error", "BlockingIOError"),
-        "thread_start": (
-            "import threading\nthreading.Thread(target=print).start()\n", "error", "RuntimeError",
+        "thread_start": (  # threads are allowed (up to NPROC processes+threads)
+            "import threading\nthreading.Thread(target=print).start()\n", "passed", "",
         ),
         "allocate_50GB": ("x = bytearray(50 * 1024**3)\n", "oom", "MemoryError"),
         "allocate_50GB_list": ("x = [0] * (50 * 1024**3 // 8)\n", "oom", "MemoryError"),
@@ -334,18 +337,23 @@ def test_machine_left_intact(adversarial):
 
 @root_only
 def test_timeouts_are_cpu_time():
-    """The CPU limit decides; the loop gets ~1 CPU s, the sleeper is cut by the wall ceiling."""
+    """The CPU limit decides: the kernel ends the loop (SIGXCPU) after about 1 CPU s; the sleeper,
+    which uses no CPU, is cut by the wall ceiling (2 * timeout_s + 1 s).
+
+    (``cpu_s`` is the child's rusage; on these VMs the kernel's tick-sampled CPU clock, which
+    RLIMIT_CPU uses, runs ahead of it under load, so the loop may report 0.7-0.9 s.)
+    """
     loop, sleeper = run_programs(
         ["while True:\n    pass\n", "import time\ntime.sleep(1000)\n"], timeout_s=1, workers=2
     )
-    assert loop.status == "timeout" and 0.9 <= loop.cpu_s <= 2.5, loop
+    assert loop.status == "timeout" and loop.returncode == -signal.SIGXCPU, loop
+    assert 0.5 <= loop.cpu_s <= 2.5, loop
     assert sleeper.status == "timeout" and sleeper.cpu_s < 0.5 and 2.5 <= sleeper.wall_s < 10
 
 
 @root_only
-def test_escaped_processes_are_killed(monkeypatch):
+def test_escaped_processes_are_killed():
     """With fork allowed, a setsid() grandchild and a fork bomb are still cleaned up."""
-    monkeypatch.setattr(sandbox, "NPROC", 8)
     daemon = (  # a detached grandchild in its own session; the program checks it is alive
         "import os, time\n"
         "if os.fork() == 0:\n"
