@@ -76,6 +76,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
+M_ARENA_MAX = -8  # mallopt
 #: World-writable directories on these machines: private tmpfs mounts inside the namespace.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 NONCE_FD, RESULT_FD = 3, 4
@@ -252,6 +253,10 @@ class Server:
             raise RuntimeError("parent exited before the server started")
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        # One malloc arena, inherited by every program: otherwise glibc reserves up to 8 * cores
+        # arenas of 64 MiB of address space for threads, and RLIMIT_AS, not RLIMIT_NPROC, would
+        # decide how many threads a program may start.
+        _libc.mallopt(M_ARENA_MAX, 1)
         enf = self.enforced
         cpus = self.cfg.get("cpus")
         if cpus:
@@ -913,9 +918,6 @@ class Server:
             return _passed(out, req, cpu_s, both)
         if outcome == "setup":
             return _verdict(out, "error", "SandboxSetupError: " + str(report.get("msg")), both)
-        if sig is None and code == SETUP_FAILED and outcome != "gone":
-            return _verdict(out, "error", "SandboxSetupError: the program process did not start",
-                            both)
         return _ended(out, req, sig, code, both)
 
     # -- child
