@@ -170,6 +170,22 @@ def _children(pid):
     return kids
 
 
+def _user_tasks(uid):
+    """Processes+threads whose real uid is uid (what RLIMIT_NPROC counts)."""
+    n = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % name, "rb") as f:
+                fields = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+            if int(fields[b"Uid"].split()[0]) == uid:
+                n += int(fields[b"Threads"])
+        except (OSError, KeyError, ValueError):
+            continue
+    return n
+
+
 def _rmtree_quiet(path):
     if not os.path.lexists(path):
         return
@@ -240,6 +256,7 @@ class Server:
         self.judge = None
         self.judge_uid = cfg.get("judge_uid")
         self.children_path = "/proc/%d/task/%d/children" % (os.getpid(), os.getpid())
+        self.nproc_base = 0
         self.oom_fd = None
 
     # -- setup
@@ -312,8 +329,12 @@ class Server:
             enf["ipc"] = "NOT isolated (not root)"
             enf["scratch"] = "NOT private (not root)"
             enf["user"] = "NOT dropped: programs run as the calling user (not root)"
-            enf["processes"] = "NOT bounded per program: RLIMIT_NPROC counts all your processes"
-            enf["cleanup"] = "process group + descendants (subreaper) killed after each program"
+            # RLIMIT_NPROC counts all of this user's tasks: allow NPROC more than it has now
+            self.nproc_base = _user_tasks(os.getuid())
+            enf["processes"] = ("NOT bounded per program: RLIMIT_NPROC counts all your processes "
+                                "and threads (%d now, limit %d more)"
+                                % (self.nproc_base, self.cfg["nproc"]))
+            enf["cleanup"] = "the server's descendants (subreaper) killed after each program"
             enf["judge"] = ("function tests run in a separate non-dumpable judge process, NOT "
                             "under its own uid (not root): a program can kill it (and fail)")
             enf["memory_total"] = "NOT bounded across processes (not root)"
@@ -593,9 +614,10 @@ class Server:
         cpu_s = ru.ru_utime + ru.ru_stime + (report or {}).get("cpu_s", 0.0)
         stray = self._cleanup()
         tail = self._tail(cap_fd)
-        if report is None and not sent:
+        if report is None and reason is None:  # the judge died (it is replaced)
             report = {"outcome": "exception", "kind": "error", "type": "SandboxJudgeError",
-                      "msg": "the test process was not running", "tb": ""}
+                      "msg": "the judge process ended without a report (see the server's "
+                             "stderr)", "tb": ""}
         verdict = self._classify_function(req, status, cpu_s, wall_s, report, reason, tail)
         verdict["stray"] = stray
         return verdict
@@ -950,7 +972,8 @@ class Server:
             rl(resource.RLIMIT_FSIZE, (fsize, fsize))
             rl(resource.RLIMIT_CORE, (0, 0))
             rl(resource.RLIMIT_NOFILE, (256, 256))
-            rl(resource.RLIMIT_NPROC, (int(req["nproc"]), int(req["nproc"])))
+            nproc = int(req["nproc"]) + self.nproc_base
+            rl(resource.RLIMIT_NPROC, (nproc, nproc))
             rl(resource.RLIMIT_MSGQUEUE, (0, 0))
             rl(resource.RLIMIT_STACK, (STACK_BYTES, STACK_BYTES))
             sys.setrecursionlimit(RECURSION_LIMIT)

