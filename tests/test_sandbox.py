@@ -31,7 +31,7 @@ from goodbadgreedy.execution import (
 
 ROOT = Path(__file__).resolve().parents[1]
 HUMANEVAL = ROOT / "data" / "raw" / "humaneval" / "HumanEval.jsonl.gz"
-SANDBOX_UIDS = range(sandbox.UID_BASE, sandbox.UID_BASE + sandbox.UID_COUNT)
+SANDBOX_UIDS = range(sandbox.UID_BASE, sandbox.UID_BASE + 2 * sandbox.UID_COUNT)  # slots and judges
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs root (as in CI)")
 
@@ -458,10 +458,13 @@ def test_parent_crash_leaves_nothing_behind():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     try:
+        def programs() -> list[tuple[int, int]]:  # the judges (uid + UID_COUNT) left out
+            return [(p, u) for p, u in sandbox_processes() if u < sandbox.UID_BASE + sandbox.UID_COUNT]
+
         deadline = time.monotonic() + 20
-        while len(sandbox_processes()) < 2 and time.monotonic() < deadline:
+        while len(programs()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(sandbox_processes()) == 2, sandbox_processes()
+        assert len(programs()) == 2, sandbox_processes()
         assert len(_servers_of(proc.pid)) == 2
     finally:
         proc.kill()
@@ -757,4 +760,27 @@ def test_memory_of_all_processes_is_bounded_together():
     big, small = run_programs([spread(8), spread(2)], timeout_s=5, memory_mb=256, workers=1)
     assert big.status != "passed", big
     assert small.status == "passed", small
+    assert sandbox_processes() == []
+
+
+@root_only
+def test_judge_survives_broken_tests():
+    """Policy: a function test whose own test code hangs is a timeout (bounded by the wall
+    ceiling; the judge is replaced), one whose test cannot run is an error naming the cause,
+    and the next function test on the same slot is judged normally (the control: it passes,
+    and a wrong one fails)."""
+    prog = "def f(x):\n    return x + 1\n"
+    jobs = [
+        FunctionTest(prog, "def check(candidate):\n    while True:\n        pass\n", "f"),
+        FunctionTest(prog, "import no_such_module\ndef check(candidate):\n    pass\n", "f"),
+        FunctionTest(prog, "x = 1\n", "f"),
+        FunctionTest(prog, "def check(candidate):\n    assert candidate(1) == 2\n", "f"),
+        FunctionTest(prog, "def check(candidate):\n    assert candidate(1) == 3\n", "f"),
+    ]
+    t0 = time.monotonic()
+    verdicts = run_programs(jobs, timeout_s=1, workers=1)
+    assert [v.status for v in verdicts] == ["timeout", "error", "error", "passed", "failed"], verdicts
+    assert verdicts[1].detail.startswith("ModuleNotFoundError"), verdicts[1]
+    assert verdicts[2].detail.startswith("NameError: the test defines no check"), verdicts[2]
+    assert time.monotonic() - t0 < 30
     assert sandbox_processes() == []
