@@ -116,6 +116,10 @@ def test_empty_and_bad_arguments():
         run_programs(["pass"], memory_mb=10)
     with pytest.raises(ValueError, match="workers"):
         run_programs(["pass"], workers=0)
+    with pytest.raises(TypeError, match=r"programs\[1\].*entry_point='not a name'"):
+        run_programs(["pass", FunctionTest("pass", "pass", "not a name")])
+    with pytest.raises(TypeError, match=r"programs\[0\]"):
+        run_programs([FunctionTest("pass", None, "f")])  # type: ignore[arg-type]
     assert issubclass(SandboxError, Exception)
 
 

@@ -150,11 +150,12 @@ from goodbadgreedy.errors import GoodBadGreedyError
 STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "oom", "killed")
 #: Interpreters tried for the fork server; must be readable by an unprivileged uid.
 SANDBOX_PYTHONS: tuple[str, ...] = ("/usr/bin/python3",)
-#: Dedicated uids, one per worker slot; must be absent from /etc/passwd.
+#: Dedicated uids, one per worker slot; must be absent from /etc/passwd. Each slot's judge runs as
+#: its uid + UID_COUNT (which must be absent too).
 UID_BASE, UID_COUNT = 64000, 64
 LOCK_DIR = "/run/lock"
-#: Processes+threads one program may have at once (RLIMIT_NPROC of its slot's uid): the harness
-#: (one, or two for a function test), the program's threads, pools and subprocesses.
+#: Processes+threads one program may have at once (RLIMIT_NPROC of its slot's uid): its own
+#: process, its threads, pools and subprocesses (the judge has its own uid).
 NPROC = 32
 FSIZE_MB = 16  # largest file (and captured output) a program may write
 TMPFS_MB = 256  # per tmpfs (the program's /tmp and /dev/shm), per slot
@@ -542,7 +543,8 @@ def run_programs(
         timeout_s: CPU-time limit per program, in CPU seconds (user+system). The kernel limit is
             ``ceil(timeout_s)``; a program that finishes above ``timeout_s`` is a timeout too.
             A wall-clock ceiling of ``2 * timeout_s + 1`` seconds stops sleeping programs.
-        memory_mb: address-space limit per program, in MiB (at least 64).
+        memory_mb: address-space limit per process of a program, in MiB (at least 64); where
+            the slot has a memory cgroup, its processes together get memory_mb + 576 MiB.
         workers: parallel sandbox slots (each a fork server with its own uid); at most 64, and
             never more than there are programs.
         progress: show a tqdm progress bar on stderr.
