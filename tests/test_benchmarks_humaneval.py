@@ -129,7 +129,7 @@ def test_check_wiring_with_a_fake_sandbox(items, monkeypatch):
 
     def run_programs(programs, *, timeout_s, memory_mb, workers):
         calls.update(programs=programs, timeout_s=timeout_s, memory_mb=memory_mb, workers=workers)
-        return [Verdict("passed" if "return True" in p else "failed", f"#{i}") for i, p in enumerate(programs)]
+        return [Verdict("passed" if "return True" in p.program else "failed", f"#{i}") for i, p in enumerate(programs)]
 
     fake = types.ModuleType("goodbadgreedy.execution")
     fake.run_programs = run_programs
@@ -138,8 +138,8 @@ def test_check_wiring_with_a_fake_sandbox(items, monkeypatch):
     responses = ["    return True\n```\nSome explanation.", "    return 1\n\ndef other():\n    pass"]
     out = humaneval.check(items, _gens(["HumanEval/0", "HumanEval/2"], responses), {"workers": 3})
     assert calls["timeout_s"] == 10.0 and calls["memory_mb"] == 1024 and calls["workers"] == 3
-    assert calls["programs"][0] == humaneval.build_program(_item(items, "HumanEval/0"), "    return True")
-    assert "def other" not in calls["programs"][1]
+    assert calls["programs"][0] == humaneval.build_function_test(_item(items, "HumanEval/0"), "    return True")
+    assert "def other" not in calls["programs"][1].program
     assert out.schema == pl.Schema(tables.CHECK_SCHEMA)
     assert out["item_id"].to_list() == ["HumanEval/0", "HumanEval/2"]
     assert out["verdict"].to_list() == ["passed", "failed"]

