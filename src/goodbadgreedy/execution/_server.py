@@ -116,14 +116,7 @@ class Channel:
             view = view[os.write(self.fd_out, view):]
 
     def _read_exact(self, n):
-        chunks, left = [], n
-        while left:
-            chunk = os.read(self.fd_in, min(left, 1 << 20))
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+        return _read_exact(self.fd_in, n)
 
     def recv(self):
         head = self._read_exact(4)
