@@ -306,7 +306,7 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("case", ["missing file", "no sidecar", "bad sidecar", "corrupt csv", "no dir",
-                                  "empty dir", "bad row"])
+                                  "empty dir", "bad row", "row matches no input"])
 def test_errors_exit_2_with_one_line(tree, case):
     """Clause 6, in a real subprocess: exit 2, one stderr line naming the file, no traceback, nothing on stdout."""
     args, named = {
@@ -317,7 +317,13 @@ def test_errors_exit_2_with_one_line(tree, case):
         "no dir": (["verify", "nowhere"], "nowhere: no such folder"),
         "empty dir": (["verify", "data/raw"], "data/raw: no .lineage.json sidecar under it"),
         "bad row": (["lineage", TABLE1, "--row", "tiny"], "--row 'tiny': expected model,benchmark[,config]"),
+        # Table 1 has no config column: a mistyped config matches the row but none of its inputs,
+        # which would audit Table 1 alone and pass
+        "row matches no input": (["lineage", TABLE1, "--row", "tiny,gsm8k,sampel"],
+                                 f"{TABLE1}: none of its 4 inputs matches tiny,gsm8k,sampel"),
     }[case]
+    if case == "row matches no input":  # negative control: the right config name
+        assert _cli(tree, "lineage", TABLE1, "--row", "tiny,gsm8k,sample").returncode == 0
     if case in ("bad sidecar", "corrupt csv"):  # negative control: the same command on the untouched tree
         assert _cli(tree, *args).returncode == 0
     if case == "bad sidecar":
@@ -378,3 +384,25 @@ def test_real_smoke_run(smoke, tmp_path):
     assert res.returncode == 1
     assert f"MISSING {RAW}\n    current  missing\n    recorded sha256:{raw_sha}  by {BENCH}\n" in res.stdout
     assert re.search(r"\n\d+ artifacts verified, 1 changed, 1 missing\n$", res.stdout)
+
+
+def test_row_of_a_parquet_table_is_printed(tree, capsys):
+    """--row on a parquet artifact prints its matching rows like a CSV's (it was silently ignored)."""
+    code, out, _ = run_cli(capsys, "lineage", CHK["sample"], "--row", "tiny,gsm8k")
+    assert code == 0 and out.startswith(f"row of {CHK['sample']}:\n")
+    assert out.count("  model=tiny, benchmark=gsm8k, config=sample, ") == N_ITEMS * N_SAMPLES
+    code, _, err = run_cli(capsys, "lineage", CHK["sample"], "--row", "other,gsm8k")  # control: no such row
+    assert code == 2 and "other,gsm8k" in err  # no such row (and no such input)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tree):
+    """`lineage ... | head`: no BrokenPipeError traceback; the status is a SIGPIPE death's (141), not 0.
+
+    The reader (`true`) is gone before the command, which needs a few hundred ms to start, writes.
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    res = subprocess.run(f"{sys.executable} -m goodbadgreedy.cli lineage {TABLE1} | true; "
+                         "echo status=${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                         cwd=tree, env=env, capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in res.stderr and "BrokenPipe" not in res.stderr, res.stderr
+    assert res.stdout == "status=141\n", res.stdout

@@ -3,8 +3,8 @@
 Reader policy (``goodbadgreedy.tables.read_table``, through which stages read their tables):
 
 R1. a missing file, a truncated parquet file and a CSV that does not parse each give a
-    ``DataError`` that names the file, what is wrong, and how to rebuild it (``rm <file>`` and
-    rerun; ``snakemake --forcerun <stage>`` where the lineage sidecar names the stage);
+    ``DataError`` that names the file, what is wrong, and how to rebuild it (``snakemake --cores 2
+    --force <file> [--config profile=<p>]``, the job named where the lineage sidecar names its stage);
 R2. a file whose sha256 differs from the one its lineage sidecar recorded (edited after
     publication, still a valid table) gives "changed since <stage> wrote it"; a file without a
     sidecar skips this check; a sidecar that is no lineage record is named;
@@ -53,7 +53,8 @@ def table(published, tmp_path) -> Path:
 
 
 def _rebuild_hint(path: Path, stage: str) -> str:
-    return f"rm {path}) and rerun (dvc repro, or snakemake), or snakemake --forcerun {stage}"
+    profile = f" --config profile={path.parts[path.parts.index('results') + 1]}" if "results" in path.parts else ""
+    return f"rebuild it ({stage} job) with: snakemake --cores 2 --force {path}{profile}, then rerun your command"
 
 
 def test_intact_table_reads_back_equal(published, table):
@@ -80,7 +81,7 @@ def test_truncated_parquet_names_the_file_and_the_rebuild_command(table):
 def test_missing_file_names_the_file_and_the_rebuild_command(table):
     """R1: the file is gone (its sidecar still names the stage)."""
     table.unlink()
-    with pytest.raises(DataError, match=re.escape(f"{table}: no such file; rebuild it: delete it (")) as info:
+    with pytest.raises(DataError, match=re.escape(f"{table}: no such file; rebuild it (")) as info:
         read_table(table)
     assert _rebuild_hint(table, "generate") in str(info.value)
 
@@ -103,7 +104,7 @@ def test_garbage_csv_names_the_file_and_the_rebuild_command(garbage, with_sideca
     if with_sidecar:
         assert _rebuild_hint(path, "stats") in message
     else:
-        assert f"delete it (rm {path}) and rerun" in message and "no lineage sidecar" in message
+        assert f"rebuild it with: snakemake --cores 2 --force {path}" in message and "no lineage sidecar" in message
 
 
 def test_table_edited_after_publication_is_named_changed(table):
@@ -204,7 +205,7 @@ def test_truncated_generation_in_a_real_run_names_the_file_and_the_advice_works(
     """R1 end to end, in a copy of the reproduced smoke workflow: a generation table cut in half
     makes its check job fail with the DataError (in the job's log) naming the file and the rebuild
     command; the failed job leaves neither its output nor a sidecar of it; following the advice
-    (rm the file, rerun) rebuilds the same bytes and the check succeeds."""
+    (the printed snakemake command, then the user's own) rebuilds the same bytes and the check succeeds."""
     import subprocess
     import sys
 
@@ -226,11 +227,13 @@ def test_truncated_generation_in_a_real_run_names_the_file_and_the_advice_works(
     assert res.returncode != 0
     log = (root / "logs/smoke/check/smollm2-135m/gsm8k/greedy.log").read_text()
     assert f"DataError: {gen}: not a readable parquet file (truncated or corrupt: " in log, log[-3000:]
-    assert f"rebuild it: delete it (rm {gen}) and rerun (dvc repro, or snakemake), or snakemake --forcerun generate" \
-        in log
+    advice = f"rebuild it (generate job) with: snakemake --cores 2 --force {gen} --config profile=smoke, then rerun"
+    assert advice in log
     assert not [p.name for p in (root / target).parent.iterdir() if p.name.startswith("greedy.parquet")]
 
-    (root / gen).unlink()
+    res = snakemake("--force", gen, "--config", "profile=smoke")  # the advice, word for word
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    assert (root / gen).read_bytes() == original  # rebuilt byte for byte (seeded, from the sample cache)
     res = snakemake(target)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     assert (root / gen).read_bytes() == original  # rebuilt byte for byte (seeded, from the sample cache)

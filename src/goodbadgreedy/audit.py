@@ -81,7 +81,8 @@ class Summary:
 
     def line(self) -> str:
         """``N artifacts verified, M changed, K missing``."""
-        return f"{self.checked} artifacts verified, {self.changed} changed, {self.missing} missing"
+        noun = "artifact" if self.checked == 1 else "artifacts"
+        return f"{self.checked} {noun} verified, {self.changed} changed, {self.missing} missing"
 
 
 def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
@@ -335,7 +336,8 @@ def trace(
         ``stage``/``params``/``wildcards`` from its sidecar (None for raw files).
 
     Raises:
-        DataError: ``path`` is missing, has no lineage sidecar, or a sidecar on the way is malformed.
+        DataError: ``path`` is missing, has no lineage sidecar, or a sidecar on the way is malformed;
+            ``select`` matches none of the inputs of ``path`` (that has inputs).
     """
     audit = audit if audit is not None else Auditor()
     root = Auditor.key(path)
@@ -370,10 +372,15 @@ def trace(
         })
         if rec is None or not first:
             return
-        for inp, digest in sorted(rec["inputs"].items()):
-            parts = Path(inp).parts
-            if filt and not all(v in parts or any(x.startswith(v + ".") for x in parts) for v in filt.values()):
-                continue
+        inputs = sorted(rec["inputs"].items())
+        if filt:
+            inputs = [(inp, digest) for inp, digest in inputs
+                      if all(v in Path(inp).parts or any(x.startswith(v + ".") for x in Path(inp).parts)
+                             for v in filt.values())]
+            if rec["inputs"] and not inputs:  # a typo would otherwise audit nothing and pass
+                raise DataError(f"{path}: none of its {len(rec['inputs'])} inputs matches "
+                                f"{','.join(filt.values())} (a path holding every value); check the names")
+        for inp, digest in inputs:
             ikey = Auditor.key(inp, base)
             visit(ikey, audit.note(ikey, digest, display(key)), depth + 1, None)
 

@@ -10,6 +10,7 @@ missing, 2 on a usage or project error (missing FILE, no sidecar, unreadable tab
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import polars as pl
@@ -19,6 +20,9 @@ from goodbadgreedy.errors import DataError, GoodBadGreedyError
 
 #: Exit statuses of both commands.
 EXIT_OK, EXIT_MISMATCH, EXIT_ERROR = 0, 1, 2
+#: Exit status when stdout's reader left early (``| head``), as a shell reports death by SIGPIPE:
+#: the output was cut, so the status says nothing of the verdict.
+EXIT_BROKEN_PIPE = 128 + 13
 
 _CHECKS = """\
 checks: {what} against the sha256 its own sidecar (.lineage.json) recorded, then every input the
@@ -40,18 +44,19 @@ def _select(row: str) -> dict[str, str]:
 
 
 def _rows(path: str, select: dict[str, str]) -> pl.DataFrame:
-    """The rows of CSV ``path`` matching ``select`` on the columns it has.
+    """The rows of table ``path`` (CSV or parquet) matching ``select`` on the columns it has.
 
     Raises:
-        DataError: the file is no readable CSV (naming it); GoodBadGreedyError: no row matches.
+        DataError: the file is no readable table (naming it); GoodBadGreedyError: no row matches.
     """
     try:
-        table = pl.read_csv(path)
+        table = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
         cond = [pl.col(k).cast(pl.String) == v for k, v in select.items() if k in table.columns]
         rows = table.filter(pl.all_horizontal(cond)) if cond else table
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: not a readable CSV table ({first})") from exc
+        kind = "parquet" if path.endswith(".parquet") else "CSV"
+        raise DataError(f"{path}: not a readable {kind} table ({first})") from exc
     if rows.height == 0:
         raise GoodBadGreedyError(f"{path}: no row with {select}")
     return rows
@@ -61,7 +66,7 @@ def _lineage(args: argparse.Namespace) -> int:
     select = _select(args.row) if args.row else None
     audit = Auditor()
     nodes = trace(args.result, select=select, audit=audit)
-    if select and args.result.endswith(".csv"):
+    if select and args.result.endswith((".csv", ".parquet")):
         try:
             rows = _rows(args.result, select)
         except DataError as exc:
@@ -108,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     lin.add_argument("result", metavar="FILE",
                      help="an artifact with a .lineage.json sidecar, e.g. results/default/table1.csv")
-    lin.add_argument("--row", help="model,benchmark[,config]: print that row (of a CSV table) and follow only "
-                     "its inputs")
+    lin.add_argument("--row", help="model,benchmark[,config]: print that row (of a CSV or parquet table) and "
+                     "follow only its inputs")
     lin.set_defaults(func=_lineage)
     ver = sub.add_parser(
         "verify",
@@ -126,10 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     ver.set_defaults(func=_verify)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, not at exit, so that a reader gone early lands in the handler below
+        return status
     except GoodBadGreedyError as exc:
         print(f"goodbadgreedy: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `goodbadgreedy lineage ... | head`: the reader left before the verdict
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -149,8 +149,10 @@ def read_table(
        (of those read) is missing or has another dtype (parquet only: a CSV's dtypes are inferred
        on reading); the message names each column (and both dtypes).
 
-    How to rebuild: ``rm <path>`` and rerun (``dvc repro``, or ``snakemake``), which re-makes a
-    missing output; or ``snakemake --forcerun <stage>`` where the sidecar names the stage.
+    How to rebuild: ``snakemake --cores 2 --force <path> [--config profile=<profile>]`` (the file
+    as the target, forced; the profile from a ``results/<profile>/`` path), then the user's own
+    command again. (``rm`` and a plain rerun does not re-make an intermediate table whose
+    consumers are up to date.)
 
     Cost: the file is hashed (sha256) on every read that has a sidecar, about 1 s per GB; stage
     tables are megabytes.
@@ -196,7 +198,7 @@ def read_table(
             df = pl.read_csv(path, **options)
             file_schema = dict(df.schema)
     except Exception as exc:  # polars raises several types (ComputeError, OSError, ...) for bad files
-        raise fail(f"not a readable {fmt} file (truncated or corrupt: {_one_line(exc)})") from exc
+        raise fail(f"not a readable {fmt} file (truncated or corrupt: {_one_line(exc)})") from None
     if record is not None:
         now = sha256_file(path)
         if now != record["sha256"]:
@@ -217,7 +219,7 @@ def read_table(
         try:
             return pl.read_parquet(path, columns=wanted)
         except Exception as exc:  # a corrupt page behind an intact footer
-            raise fail(f"not a readable parquet file (truncated or corrupt: {_one_line(exc)})") from exc
+            raise fail(f"not a readable parquet file (truncated or corrupt: {_one_line(exc)})") from None
     return df.select(wanted) if columns is not None else df
 
 
@@ -270,18 +272,30 @@ def _lineage_record(path: Path) -> tuple[dict[str, Any] | None, Path]:
     else:
         why = "no 'sha256' field"
     if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
-        raise DataError(f"{side}: not a lineage record of {path}: {why}; delete both "
-                        f"(rm {shlex.quote(str(path))} {shlex.quote(str(side))}) and rerun (dvc repro, or snakemake)")
+        raise DataError(f"{side}: not a lineage record of {path}: {why}; delete the sidecar "
+                        f"(rm {shlex.quote(str(side))}) and {_rebuild_hint(path, None, side).split('; ', 1)[-1]}")
     return record, side
 
 
 def _rebuild_hint(path: Path, stage: str | None, side: Path | None) -> str:
-    rm = f"rm {shlex.quote(str(path))}"
+    """How to re-make ``path``: force its own job as the target.
+
+    ``rm`` and a plain rerun does not do it for an intermediate table (Snakemake does not re-make a
+    missing file whose consumers are up to date), and a run of another profile does not even see
+    it: the command names the file as the target and, under ``results/<profile>/``, that profile.
+    """
+    target = shlex.quote(str(path))
+    parts = Path(path).parts
+    if "results" in parts and parts.index("results") + 2 < len(parts):
+        profile = f" --config profile={shlex.quote(parts[parts.index('results') + 1])}"
+    else:
+        profile = ""
+    command = f"snakemake --cores 2 --force {target}{profile}"
     if stage:
-        return f"rebuild it: delete it ({rm}) and rerun (dvc repro, or snakemake), or snakemake --forcerun {stage}"
+        return f"rebuild it ({stage} job) with: {command}, then rerun your command"
     where = f"{side} names no stage" if side else f"it has no lineage sidecar ({sidecar(path, 'lineage')})"
-    return (f"if the pipeline makes it, rebuild it: delete it ({rm}) and rerun (dvc repro, or snakemake); "
-            f"{where}, so it may be a vendored or user file: restore it")
+    return (f"{where}, so it may be a vendored or user file: restore it; if the pipeline makes it, "
+            f"rebuild it with: {command}")
 
 
 def _one_line(exc: BaseException) -> str:
