@@ -55,13 +55,25 @@ def test_cut_at_a_new_question_line():
     assert gsm8k.cut_response("a\nQuestion: b") == "a\n"
 
 
+def test_cut_at_a_numbered_question_or_problem_line():
+    """A line beginning 'Question N:', 'Problem:' or 'Problem N:' also starts a new turn (cut)."""
+    assert X("The answer is 18.\nQuestion 2: How many? The answer is 7") == "18"
+    assert X("The answer is 18.\n**Problem:** Tom has 12 apples. The answer is 7") == "18"
+    assert X("The answer is 18.\nProblem 3: The answer is 7") == "18"
+    assert gsm8k.cut_response("a\nQuestion 12: b") == "a\n"
+    # negative controls: a word after 'Question'/'Problem', or no line start, is no cut
+    assert X("The answer is 18.\nQuestion two: The answer is 7") == "7"
+    assert X("The answer is 18.\nThe Problem: the answer is 7") == "7"
+    assert X("The answer is 18.\nProblems: the answer is 7") == "7"
+
+
 # ---------------------------------------------------------------- policy 2-3: markers
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("So 9 * 2 = 18.\n#### 18", "18"),
+        ("So 9 * 2 = 18.\n#### 18\n", "18"),  # '####' counts only when its line is a number
         ("The answer is 18.", "18"),
         ("The final answer is 18", "18"),
         ("the answer is: **$18**", "18"),
@@ -91,11 +103,57 @@ def test_first_number_after_the_marker():
     """After the last marker, the FIRST number is read, not the last one of the text."""
     assert X("The answer is 18 eggs, because 9 * 2 = 18 and 2 + 0 = 2") == "18"
     assert X("The answer is eighteen, so 18 eggs... no, 19?") == "18"
-    # a \boxed{} is a marker: its first number, also of an expression; a box without a number
-    # reads the first number after it
-    assert X("\\boxed{2 \\times 9 = 18}") == "2"
+    # a \boxed{} is a marker: its first number; of a computation, the result after its last '='
+    # (policy 2b, changed from the first number: 2); a box without a number reads the first
+    # number after it on its line
+    assert X("\\boxed{2 \\times 9 = 18}") == "18"
+    assert X("\\boxed{2 \\times 9}") == "2"  # control: no '=', the first number
     assert X("\\boxed{\\$18 \\text{ dollars}}") == "18"
     assert X("\\boxed{\\text{eighteen}} (that is 18)") == "18"
+
+
+def test_hash_marker_only_before_a_number():
+    """'####' is a marker only when the rest of its line is just a number (GSM8K's '#### 18')."""
+    heading = "#### Step 1: Eggs left\n16 - 3 - 4 = 9 eggs.\n#### Step 2: Money\n9 * 2 = 18 dollars"
+    assert X(heading) == "18"  # markdown headings are no markers: the last number
+    assert X("So 18 eggs.\n#### 1. Recheck\n9 + 9 = 18") == "18"
+    # a number with its formatting, or one unit word, is still a marker line
+    for line in ("#### 18", "#### $18.00", "#### **18**", "#### 18.", "#### 18 dollars"):
+        assert X(f"9 * 2 = 18\n{line}\nCheck: 16 - 3 - 4 = 9") == "18", line
+    # negative control: with '####' before a number, its number wins over a later last number
+    assert X("#### 18\nCheck: 16 - 3 - 4 = 9") == "18"
+    assert X("#### 2: Eggs left\nSo 9 * 2 = 18, then 5") == "5"  # '2: Eggs left' is not just a number
+
+
+def test_a_marker_counts_only_with_its_answer_on_its_line():
+    """A marker counts only with a number on its line, or a next non-empty line of just a number."""
+    reasoning = "**Answer:**\n\nJanet's ducks lay 16 eggs, she eats 3 and bakes 4, so 9 * $2 = $18."
+    assert X(reasoning) == "18"  # the marker is skipped: the last number (was 16)
+    assert X("The answer is:\n\n**$18**\n\nbecause 9 * 2 = 18 and 3 + 4 = 7") == "18"  # next line a number
+    assert X("Final answer:\n18 eggs\nso 7") == "18"
+    assert X("The answer is 16.\nAnswer:\nwe saw 9 * 2 = 18 above") == "16"  # an earlier marker is used
+    # negative controls: a next line that is more than a number; a number on the marker's line
+    assert X("Answer:\n16 eggs minus 7 is 9, times 2 is 18") == "18"
+    assert X("**Answer:** 16 ducks' eggs, then 9 * 2 = 18 dollars\nso 5") == "16"
+
+
+def test_a_computation_after_the_marker_gives_its_result():
+    """A computation shown after the marker: the number after the sentence's last '=' (its result).
+
+    It applies when only arithmetic lies between the marker's first number and an '=' of the same
+    sentence (ending at '. ', a line break or ';').
+    """
+    assert X("The answer is 9 * 2 = 18.") == "18"  # was 9
+    assert X("The answer is calculated as follows: 16 - 3 - 4 = 9, and 9 * 2 = 18.") == "18"  # was 16
+    assert X("The answer is $9 \\times \\$2 = \\$18$.") == "18"
+    assert X("\\boxed{2 \\times 9 = 18}") == "18"
+    assert X("The answer is 1,000 - 10 = 990 dollars") == "990"
+    # negative controls: words between the number and the '=', or an '=' in a later sentence
+    assert X("The answer is 18, since 16 - 3 - 4 = 9") == "18"
+    assert X("The answer is 18. Check: 9 * 2 = 18 and 16 - 3 - 4 = 9") == "18"
+    assert X("The answer is 18; 16 - 3 - 4 = 9") == "18"
+    assert X("The answer is 18\n16 - 3 - 4 = 9") == "18"
+    assert X("The answer is 9 * 2 = eighteen") == "9"  # no number after the '=': the first number
 
 
 def test_a_marker_without_a_number_after_it_does_not_count():

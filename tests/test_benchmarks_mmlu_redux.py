@@ -297,7 +297,7 @@ def test_extract_letter(text, expected):
         "I don't know.",
         "",
         "A or B",  # two letters
-        "Option A is wrong, option C is right",  # two decorated letters
+        "Option A is good, option C is fine",  # two decorated letters
         "The answer is E",  # out of range
         "A dog is an animal.",  # only the article
         "The answer is not clear.",
@@ -350,8 +350,8 @@ def test_accepted_statement_forms(text):
 
 def test_a_phrase_without_verb_colon_or_bracket_is_no_statement():
     """'Answer A is wrong' names a letter but states no answer (no is/:/= and no bracket)."""
-    assert _x("Answer A is wrong, so C") is None  # no statement; letters A and C: ambiguous
-    assert _x("Answer: A is wrong, so C") == "A"  # negative control: with ':' it is a statement
+    assert _x("Answer A is likely, so C") is None  # no statement; letters A and C: ambiguous
+    assert _x("Answer: A is likely, so C") == "A"  # negative control: with ':' it is a statement
 
 
 def test_a_letter_counts_only_when_it_stands_alone():
@@ -483,3 +483,68 @@ def test_check(items):
 def test_check_unknown_item(items):
     with pytest.raises(DataError, match="mmlu_redux/astrology/000"):
         mr.check(items, _gens(["mmlu_redux/astrology/000"], ["A"]), {})
+
+
+# ---------------------------------------------------------------- refinements (fresh-user check)
+
+
+def test_a_negated_or_eliminated_letter_is_no_choice():
+    """A letter negated or eliminated in its clause ('not A', 'A is wrong', 'eliminate A') is no choice."""
+    negated = ("A is wrong.", "Definitely not A.", "Option A is incorrect.",
+               "Eliminate A; the others need more thought.", "A and B are false.", "Rule out A, B and D.")  # fmt: skip
+    for text in negated:
+        assert _x(text) is None, text  # was read as A
+    assert _x("A is wrong, so C") == "C"
+    assert _x("Eliminate A and B; D is wrong too, so (C)") == "C"
+    assert _x("The answer: A is wrong, so C") == "C"  # a negated letter is no statement either
+    assert _x("Answer: B, C is wrong") == "B"  # a negated second letter is no hedge
+    # negative controls: the same letters without negation are read
+    assert _x("A is right.") == "A"
+    assert _x("Definitely A.") == "A"
+    assert _x("Option A is interesting.") == "A"
+    assert _x("Answer: B, C") is None  # still a hedge
+
+
+def test_an_affirmed_letter_or_a_correction_is_a_statement():
+    """'X is right/correct/the answer' and 'it's X' after a correction word are statements (last wins)."""
+    assert _x("The answer is D. Hmm, actually C is right.") == "C"  # was D
+    assert _x("Answer: D\n\nWait, correction: it's C.") == "C"  # was D
+    assert _x("Answer: D. No, it is C.") == "C"
+    assert _x("The answer is A. Option C is the correct answer.") == "C"
+    assert _x("Answer: A\nC is the best choice.") == "C"
+    # negative controls: no correction word before "it's"; an affirmation followed by a later statement
+    assert _x("Answer: D. I mean it's a tricky one.") == "D"
+    assert _x("Answer: D. Then it's C.") == "D"
+    assert _x("C is right? No. The answer is D.") == "D"
+    assert _x("Answer: D. C is interesting.") == "D"
+
+
+@pytest.mark.parametrize("quoted", ["'C'", "‘C’", '"C"', "“C”"])
+def test_a_quoted_letter_is_read_like_the_letter(quoted):
+    """Single or double quotes (straight or curly) around a letter are dropped: 'C' is C."""
+    assert _x(f"The answer is {quoted}.") == "C"
+    assert _x(f"Answer: A\nThe answer is {quoted}.") == "C"  # a statement: the last one wins
+    # negative control: a quoted word is no letter
+    assert _x(f"Answer: A\nThe answer is {quoted.replace('C', 'Cat')}.") == "A"
+
+
+def test_a_statement_naming_one_options_whole_text_chooses_it():
+    """An answer phrase followed by exactly one option's whole text chooses it, before letters are read."""
+    choices = ["Impacts", "Erosion", "Volcanism", "A B and C"]  # astronomy/092
+    assert _x("The answer is A B and C.", 4, choices) == "D"  # was A
+    assert _x("The answer is: a, b and c", 4, choices) == "D"  # case, spaces, punctuation ignored
+    assert _x("Answer: C\nThe answer is Erosion.", 4, choices) == "B"  # last statement wins
+    # negative controls: the text is not exactly one option's, so the letter rules decide
+    assert _x("The answer is A B and C and more.", 4, choices) == "A"
+    assert _x("The answer is A.", 4, choices) == "A"
+    assert _x("The answer is A B and C.", 4, None) == "A"  # no choices given
+    # a single letter stays a letter even where an option's text is that letter (college_physics/034)
+    assert _x("The answer is C.", 4, ["2c", "c", "0.8c", "0.5c"]) == "C"
+    assert _x("The answer is (C)", 4, ["L", "R", "1/C", "C"]) == "C"
+
+
+def test_only_letter_hedges_count():
+    """A hedging word without a second letter leaves the letter ('Probably C' is C)."""
+    assert _x("Probably C") == "C"
+    assert _x("I think the answer is probably C.") == "C"
+    assert _x("Probably C or D") is None  # negative control: a second letter is a hedge

@@ -13,15 +13,33 @@ Answer policy (applied in one place, :func:`extract_answer`; the gold ``#### N``
 same number reader):
 
 1. **Cut** the response where the model starts a new few-shot turn: at the first line that begins
-   (after spaces and markdown ``*``/``#``/``>``/``_``) with ``Question:`` or ``Q:``, and at the
-   first end-of-turn marker a chat template left as text (``</s>``, ``<|im_end|>``, ...). Only
-   the text before the cut is read. (The generator already stops at ``Question:`` anywhere.)
+   (after spaces and markdown ``*``/``#``/``>``/``_``) with ``Question:``, ``Q:``, ``Problem:``
+   or either word with a number (``Question 2:``, ``Problem 3:``), and at the first end-of-turn
+   marker a chat template left as text (``</s>``, ``<|im_end|>``, ...). Only the text before the
+   cut is read. (The generator already stops at ``Question:`` anywhere.)
 2. **Markers**: ``####``, ``answer is`` (so "The answer is", "The final answer is"),
-   ``answer:`` (also ``**Answer:**``, "Final answer:") and ``\boxed{`` (case-insensitive). If
-   the text holds a marker, the answer is the **first number after the last marker** (a model
-   that states an answer and then corrects itself is scored on the correction). A marker with no
-   number anywhere after it does not count (the one before it is used).
-3. **No marker**: the **last number** in the text.
+   ``answer:`` (also ``**Answer:**``, "Final answer:") and ``\boxed{`` (case-insensitive). The
+   answer is the one the **last marker that counts** gives (a model that states an answer and
+   then corrects itself is scored on the correction); a marker that does not count is skipped
+   (the one before it is used, else rule 3).
+
+   a. **On the marker's line**: a marker counts only when a number follows it on its own line, or,
+      when none does, the next non-empty line holds just a number (``**Answer:**`` then a line
+      ``**$18**``). A marker followed by reasoning on later lines ("**Answer:**\n\nJanet's ducks
+      lay 16 eggs ...") does not count. "Just a number" is one number with its formatting
+      (markdown ``*``/`````, a final period, ``$``, ``\(...\)``), optionally followed by one unit
+      word (``18 eggs``).
+   b. ``####`` counts only when the rest of its line is just a number (in that sense), as in
+      GSM8K's own ``#### 18``: a markdown heading ``#### Step 1: Eggs left`` is no marker.
+   c. The marker's answer is the **first number after it** on its line, unless that number starts a
+      shown **computation**: when only arithmetic (digits, operators ``+ - * / x × · ÷ ^``,
+      brackets, currency, LaTeX ``\times``/``\cdot``/``\frac``...) lies between it and an ``=``
+      in the same sentence (up to ``. ``, a line break or ``;``), the answer is the first number
+      after the sentence's **last** ``=`` (its result): "The answer is 9 * 2 = 18." is 18, and so
+      is "The answer is calculated as follows: 16 - 3 - 4 = 9, and 9 * 2 = 18." (its first number
+      16 is followed by ``- 3 - 4 =``); "The answer is 18, since 16 - 3 - 4 = 9" is 18 (words lie
+      between 18 and the ``=``).
+3. **No marker that counts**: the **last number** in the text.
 4. **Numbers** are read by value, and only digits count (no number words):
 
    * formatting that is dropped: currency signs before the number (``$``, ``\$``, ``€``, ``£``,
@@ -45,8 +63,15 @@ same number reader):
 
    A ``\boxed{...}`` is a marker like the others, so its answer is the first number after it:
    the box's own first number (``\boxed{18}``, ``\boxed{\$18}``, ``\boxed{18 \text{ eggs}}``; of
-   an expression, its first number: ``\boxed{2 \times 9 = 18}`` is 2), or, when the box holds no
-   number (``\boxed{\text{eighteen}}``), the first number after it.
+   a computation, its result by rule 2c: ``\boxed{2 \times 9 = 18}`` is 18), or, when the box
+   holds no number (``\boxed{\text{eighteen}}``), the first number after it on its line.
+
+**Not read** (known limits, each gives a different value than a reader would): Indian lakh
+grouping (``1,00,000`` is 1 then 0), thousands separated by a plain space, an apostrophe or a dot
+(``9 500`` and ``9'500`` are 9 then 500, ``9.500`` is 9.5), mixed numbers and unicode vulgar fractions
+(``1 1/2`` is 1 then 1/2; ``½`` is no number), number words after digits (``1.5 million`` is
+1.5), scientific notation and powers (``1e3`` is 1, ``2^10`` is 2 then 10), and negations ("not 5
+but 6" after a marker reads 5).
 
 The extracted answer (the check table's ``extracted``, which self-consistency and maj@k vote on)
 is the value's **canonical text**, one spelling per value: an integer without decimals (``9500``,
@@ -266,11 +291,31 @@ def normalize_number(text: str) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # The answer (policy points 1-3 of the module docstring)
 
-# a line where the model starts a new few-shot turn
-_TURN_RE = re.compile(r"^[ \t*#>_]*(?:Question|Q)[ \t]*:", re.MULTILINE)
+# a line where the model starts a new few-shot turn: "Question:", "Question 2:", "Problem:", "Q:"
+_TURN_RE = re.compile(
+    r"^[ \t*#>_]*(?:(?:Question|Problem)(?:[ \t]*[0-9]+)?|Q)[ \t]*:", re.MULTILINE
+)
 # end-of-turn markers some chat templates leave as text (the stop sequences other than the turn)
 _END_OF_TURN: tuple[str, ...] = tuple(s for s in STOP if s != "Question:")
 _MARKER_RE = re.compile(r"####|\\boxed\s*\{|\banswer\s+is\b|\banswer\s*(?:\*\*|__)?\s*:", re.IGNORECASE)
+# a sentence ends at ". " (a period before white space or the end), a line break or ";"
+_SENTENCE_END_RE = re.compile(r"\.(?=\s|$)|\n|;")
+# the text between a number and a following "=" that makes them one computation ("9 * 2 =",
+# "16 - 3 - 4 =", "2 \times 9 ="): digits, operators, brackets, currency, spaces, LaTeX operators
+_EXPRESSION_RE = re.compile(
+    r"(?:[\s0-9.,+\-\u2212*/×x·÷^()\[\]{}$€£¥₹%]|\\(?:times|cdot|div|d?t?frac|left|right|,|\$))*"
+)
+# a line (or a marker's rest of line) that holds just a number: markdown and a unit word allowed
+# (the unit directly after the number: "1. Recheck" is a numbered heading, not "1" and a unit)
+_NUMBER_LINE_RE = re.compile(r"(?P<num>.*?[0-9}%])(?:[ \t]+[A-Za-z]{1,15})?[ \t]*[.!]?")
+
+
+def _is_number_line(line: str) -> bool:
+    """True if ``line`` holds just one number (policy point 2a): ``18``, ``**$18.00**``, ``18 eggs``."""
+    bare = line.replace("*", "").replace("`", "").strip(" \t_$")
+    bare = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", bare).strip()
+    m = _NUMBER_LINE_RE.fullmatch(bare)
+    return m is not None and normalize_number(m.group("num")) is not None
 
 
 def cut_response(text: str) -> str:
@@ -280,19 +325,47 @@ def cut_response(text: str) -> str:
         text: the response.
 
     Returns:
-        ``text`` up to (not including) the first line that begins with ``Question:`` or ``Q:``
-        (after spaces or markdown ``*#>_``) and the first end-of-turn marker (``</s>``,
-        ``<|im_end|>``, ``<|eot_id|>``, ``<|endoftext|>``), whichever comes first.
+        ``text`` up to (not including) the first line that begins with ``Question:``,
+        ``Question N:``, ``Problem:``, ``Problem N:`` or ``Q:`` (after spaces or markdown
+        ``*#>_``) and the first end-of-turn marker (``</s>``, ``<|im_end|>``, ``<|eot_id|>``,
+        ``<|endoftext|>``), whichever comes first.
     """
     m = _TURN_RE.search(text)
     return truncate_at_stop(text if m is None else text[: m.start()], _END_OF_TURN)
+
+
+def _marker_answer(text: str, marker: re.Match[str]) -> Fraction | None:
+    """The answer a marker gives (policy point 2), or None if the marker does not count."""
+    start = marker.end()
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    if marker.group(0) == "####":
+        rest = text[start:line_end]
+        return next(_numbers(rest), None) if _is_number_line(rest) else None
+    first = next(_NUMBER_RE.finditer(text[:line_end], start), None)
+    while first is not None and _value(first) is None:
+        first = next(_NUMBER_RE.finditer(text[:line_end], first.end()), None)
+    if first is None:
+        # (a) the answer on the next non-empty line, if that line holds just a number
+        nxt = next((ln for ln in text[line_end:].split("\n") if ln.strip()), "")
+        return next(_numbers(nxt), None) if _is_number_line(nxt) else None
+    # (b) a computation shown after the marker: the result after the sentence's last "="
+    end = _SENTENCE_END_RE.search(text, first.end())
+    sentence_end = len(text) if end is None else end.start()
+    eq = text.find("=", first.end(), sentence_end)
+    if eq >= 0 and _EXPRESSION_RE.fullmatch(text, first.end(), eq):
+        last_eq = text.rfind("=", first.end(), sentence_end)
+        result = next(_numbers(text[:sentence_end], last_eq + 1), None)
+        if result is not None:
+            return result
+    return _value(first)
 
 
 def _extract(text: str) -> tuple[str | None, str]:
     """Return (canonical number or None, rule that fired) under the module's answer policy."""
     text = cut_response(text)
     for marker in reversed(list(_MARKER_RE.finditer(text))):
-        value = next(_numbers(text, marker.end()), None)
+        value = _marker_answer(text, marker)
         if value is not None:
             return canonical(value), "answer_phrase"
     last = None
@@ -306,8 +379,9 @@ def _extract(text: str) -> tuple[str | None, str]:
 def extract_answer(text: str) -> str | None:
     r"""Extract the final numeric answer from a model response (the module docstring's policy).
 
-    Cut at a new ``Question:``/``Q:`` line; the first number after the last marker (``####``,
-    ``answer is``, ``answer:``, ``\boxed{``), else the last number; numbers read by value.
+    Cut at a new ``Question:``/``Q:``/``Problem:`` line; the answer of the last marker that counts
+    (``####`` before a number, ``answer is``, ``answer:``, ``\boxed{`` with a number on its line;
+    the result of a computation shown there), else the last number; numbers read by value.
 
     Args:
         text: the response.

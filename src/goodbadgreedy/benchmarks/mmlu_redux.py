@@ -28,7 +28,8 @@ Option ``wrong_groundtruth`` (what to do with the rows annotated ``wrong_groundt
 
 Answer policy (applied in one place, :func:`extract_letter`; the prompt asks for "the letter of the
 correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\boxed{B}``/
-``\text{B}``/``\textbf{B}`` wrappers are removed first.
+``\text{B}``/``\textbf{B}`` wrappers are removed first, and so are quotes around a single letter
+(``'C'``, ``‘C’``, ``"C"``, ``“C”`` are read as ``C``).
 
 1. **A letter counts only when it stands alone**: an option letter ``A``..(one per option), not
    part of a word (``Bob``, ``B's``), bracketed or not (``B``, ``(B)``, ``[B]``). An unbracketed
@@ -37,6 +38,16 @@ correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\b
    B"). A lowercase letter counts only after an answer phrase, when bracketed or followed by
    punctuation or the end (``answer: b``; not "the answer is a tricky one"), or as the reply's
    opening letter (``c) Berlin``).
+
+   A letter that is **negated or eliminated** in its clause is no choice anywhere (statement,
+   opening letter, letters anywhere, second letter of a hedge): after ``not``/``nor``/``neither``/
+   ``eliminate``/``rule out``/``exclude`` (and their -s/-ed/-ing forms, optionally with
+   ``option``/``choice``), or followed by ``is``/``are``/``was``/``seems`` + ``wrong``/
+   ``incorrect``/``false``/``not correct``/``not right``/``not the answer``/``ruled out``/
+   ``eliminated``/``excluded`` ("Definitely not A.", "A is wrong.", "Option A is incorrect.",
+   "Eliminate A and B"; a list of letters joined by ``,``/``and``/``or``/``/`` is negated as a
+   whole after a negation word or before a plural verb, "A and B are false"; before ``is``
+   only its last letter is: "Answer: B, C is wrong" is B).
 2. **Explicit answer statements**, and **the last one wins** (a model that revises itself, "Answer:
    B ... no. Answer: C", is scored on C):
 
@@ -46,6 +57,18 @@ correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\b
      letter ("Answer: C", "The answer is (C)", "answer is C", "The correct option is C", "Final
      answer: (c)", "**Answer:** C", "The answer is \boxed{C}"); "answer (C)" needs no verb, but
      without a verb, ``:``/``=`` or bracket there is no statement ("Answer A is wrong");
+   * an answer phrase followed by exactly one option's **whole text** (the rest of its line,
+     compared with case, spaces, quotes and a final period ignored; if no option matches so,
+     with all punctuation ignored) names that option, before its letters are read: with the
+     options ``Impacts``/``Erosion``/``Volcanism``/``A B and C``, "The answer is A B and C." is D
+     (a text of one character is read as a letter: "The answer is C." is C even where an option's
+     text is ``c``);
+   * a letter **affirmed**: ``X is right``/``X is correct``/``X is the answer``/``X is the best
+     option`` (also ``Option X is correct``, ``X must be ...``, with ``actually``/``clearly``...),
+     so "The answer is D. Hmm, actually C is right." is C;
+   * ``it's X``/``it is X`` after a **correction** word of the same sentence (``actually``,
+     ``correction``, ``wait``, ``no``, ``sorry``, ``rather``, ``instead``, ...): "Answer: D\n\nWait,
+     correction: it's C." is C;
    * a line that holds only a letter (``C``, ``(C)``, ``C.``, ``**C**``);
    * the reply opening with a letter: ``C``, ``(C)``, ``C.``, ``C)``/``C:``/``C,`` then text,
      ``C`` then a line break (a letter of an option only; "E. coli ..." with four options is not
@@ -59,7 +82,8 @@ correct option"). Markdown emphasis (``*``, ``__``), backticks, ``$B$`` and ``\b
    The last statement gives no answer when it is **hedged** ("either A or C", "between B and D",
    "A or B", "B and C", "B/C", "B, C"; the hedge must be inside the statement: "Either A or C
    seems right, but the answer is C" is C) or its letter is **out of range** ("The answer is E"
-   with four options).
+   with four options). Only letter hedges count: a hedging word ("Probably C", "I think C") leaves
+   the letter C.
 3. **No statement**: bracketed letters (``(B)``, ``[B]``) and "Option B"/"choice B" anywhere, if
    they name exactly one option; else standalone capital letters anywhere (rule 1), if they name
    exactly one option. Several different letters ("A or B", "Option A is wrong, option C is
@@ -545,6 +569,42 @@ _DECORATED = re.compile(
 )
 # a standalone capital letter
 _BARE = re.compile(r"(?<![A-Za-z0-9'’])(?P<letter>[A-Z])(?![A-Za-z0-9'’])")
+# a quoted letter: 'C', ‘C’, "C", “C” -> C
+_QUOTED_LETTER = re.compile(r"(?<![\w'’])['‘\"“][ \t]*([A-Za-z])[ \t]*['’\"”](?!\w)")
+# a list of capital letters ("A", "(A)", "A, B and D", "A/B"), the letters of a negation
+_LETTER_LIST = (
+    r"(?P<list>[(\[]?[A-Z][)\]]?(?:[ \t]*(?:,|\band\b|\bor\b|&|/)[ \t]*"
+    r"(?:(?i:option|choice)[ \t]+)?[(\[]?[A-Z][)\]]?)*)(?![A-Za-z0-9'’])"
+)
+# a negated or eliminated letter: "not A", "eliminate A", "rule out A and B", "exclude option C"
+_NEG_BEFORE = re.compile(
+    r"(?i:\b(?:not|nor|neither|eliminat(?:e|es|ed|ing)|rul(?:e|es|ed|ing)\s+out|exclud(?:e|es|ed|ing))"
+    r"\s+(?:(?:options?|choices?|letters?)\s+)?)" + _LETTER_LIST
+)
+# "A is wrong", "Option A is incorrect", "C is not correct", "D is ruled out"; a list of letters
+# only with a plural verb ("A and B are false"), so "B, C is wrong" negates C alone
+_NEG_PREDICATE = (
+    r"(?:(?:definitely|clearly|obviously|also|certainly|simply|plainly)\s+)?"
+    r"(?:wrong|incorrect|false|not\s+(?:correct|right|true|the\s+(?:\w+\s+)?answer)|"
+    r"ruled\s+out|eliminated|excluded)\b"
+)
+_NEG_AFTER = re.compile(
+    r"(?<![A-Za-z0-9'’])(?P<list>[A-Z])[)\]]?(?i:\s+(?:is|was|seems|looks)\s+" + _NEG_PREDICATE + ")"
+)
+_NEG_AFTER_PLURAL = re.compile(
+    r"(?<![A-Za-z0-9'’])" + _LETTER_LIST + r"(?i:\s+(?:are|were|seem|look)\s+" + _NEG_PREDICATE + ")"
+)
+# a letter affirmed: "C is right", "Option C is correct", "C is the answer", "C is the best choice"
+_AFFIRM = re.compile(
+    r"(?<![A-Za-z0-9'’])(?:(?i:option|choice)\s+)?[(\[]?(?P<letter>[A-Z])[)\]]?(?i:\s+(?:is|must\s+be)\s+"
+    r"(?:(?:definitely|clearly|actually|indeed|really|certainly|in\s+fact)\s+)?"
+    r"(?:right|correct|(?:the\s+)?(?:(?:right|correct|best|final)\s+)?(?:answer|option|choice))\b)"
+)
+# "it's C" / "it is C" after a correction word in the same sentence ("Wait, correction: it's C")
+_CORRECTION = re.compile(
+    r"(?i:\b(?:actually|correction|wait|no|sorry|oops|rather|instead|on\s+second\s+thought|i\s+mean)\b"
+    r"[^.\n]{0,40}?\bit(?:'s|’s|\s+is)\s+)" + _LETTER
+)
 # LaTeX wrappers: \boxed{B}, \text{B}, \textbf{B}, \mathrm{B} -> (B); math dollars around a letter: $B$ -> B
 _LATEX = re.compile(r"\\(?:boxed|text|textbf|mathrm|mathbf)\{\s*([^{}]*?)\s*\}")
 _DOLLAR_LETTER = re.compile(r"\$\s*([(\[]?[A-Za-z][)\]]?)\s*\$")
@@ -569,13 +629,32 @@ def _standalone(text: str, m: re.Match[str]) -> str | None:
     return letter
 
 
-def _hedged_after(text: str, end: int) -> bool:
-    """True if another standalone letter is joined to the statement's letter ending at ``end``."""
+def _hedged_after(text: str, end: int, negated: set[int] | frozenset[int] = frozenset()) -> bool:
+    """True if another standalone, not negated letter is joined to the statement's letter at ``end``."""
     m = _HEDGE_TAIL.match(text, end)
     if m is None:
         return False
     letter = m.group("letter")
-    return letter.isupper() and not _is_word_letter(text, letter, m.end("letter"))
+    return (
+        letter.isupper()
+        and not _is_word_letter(text, letter, m.end("letter"))
+        and m.start("letter") not in negated
+    )
+
+
+def _negated(t: str) -> set[int]:
+    """Offsets of the capital letters that are negated or eliminated (policy rule 1)."""
+    out: set[int] = set()
+    for rx in (_NEG_BEFORE, _NEG_AFTER, _NEG_AFTER_PLURAL):
+        for m in rx.finditer(t):
+            a, b = m.span("list")
+            out.update(a + i for i, ch in enumerate(t[a:b]) if "A" <= ch <= "Z")
+    return out
+
+
+def _squash(s: str) -> str:
+    """Lower case, punctuation dropped, spaces collapsed: the form option texts are compared in."""
+    return " ".join(re.sub(r"[^\w\s]", " ", s).lower().split())
 
 
 def _listing_lines(t: str) -> set[int]:
@@ -592,7 +671,12 @@ def _listing_lines(t: str) -> set[int]:
     return listed
 
 
-def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
+def _statements(
+    t: str,
+    letters: str,
+    choices: Sequence[str] | None = None,
+    negated: set[int] | frozenset[int] = frozenset(),
+) -> list[tuple[int, str | None, str]]:
     """The explicit answer statements of ``t`` as (position, letter or None, how), in order."""
     found: list[tuple[int, str | None, str]] = []
     listed = _listing_lines(t)
@@ -600,13 +684,30 @@ def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
     def in_list(pos: int) -> bool:
         return t.rfind("\n", 0, pos) + 1 in listed
 
+    # an answer phrase followed by exactly one option's whole text ("The answer is A B and C.")
+    by_text: set[int] = set()
+    if choices:
+        squashed = [_squash(c) for c in choices]
+        for m in _PHRASE_ONLY.finditer(t):
+            rest = _squash(t[m.end() :].split("\n", 1)[0])
+            if len(rest) == 1:
+                continue  # a single letter is read as a letter (options "c", "C" of physics, EE)
+            exact = _norm_text(t[m.end() :].split("\n", 1)[0])
+            hits = [i for i, c in enumerate(choices) if _norm_text(c) == exact]
+            if not hits:
+                hits = [i for i, c in enumerate(squashed) if c and c == rest]
+            if len(hits) == 1:
+                found.append((m.start(), letters[hits[0]], "option_text_statement"))
+                by_text.add(m.start())
     for m in _PHRASE.finditer(t):
-        letter = _standalone(t, m)
-        if letter is None:
+        if m.start() in by_text:
             continue
+        letter = _standalone(t, m)
+        if letter is None or m.start("letter") in negated:
+            continue  # not a letter, or a negated one ("The answer: A is wrong")
         if not (m.group("verb") or m.group("colon") or m.group("open")):
             continue  # "Answer A is wrong": no verb, colon or bracket, so no statement
-        if m.group("hedge") or _hedged_after(t, m.end()):
+        if m.group("hedge") or _hedged_after(t, m.end(), negated):
             found.append((m.start(), None, "hedged"))
         else:
             found.append((m.start(), letter, "answer_phrase"))
@@ -614,9 +715,17 @@ def _statements(t: str, letters: str) -> list[tuple[int, str | None, str]]:
         letter = _standalone(t, m)
         if letter is not None and letter.isupper() and not in_list(m.start("letter")):
             found.append((m.start(), letter, "letter_line"))
+    for m in _AFFIRM.finditer(t):
+        if not _hedged_after(t, m.end("letter"), negated):
+            found.append((m.start(), m.group("letter"), "affirmed_letter"))
+    for m in _CORRECTION.finditer(t):
+        letter = _standalone(t, m)
+        if letter is not None:
+            found.append((m.start("letter"), letter, "correction"))
     m = _LEADING.match(t)
     if m and m.group("letter").upper() in letters and not in_list(m.start("letter")):
-        found.append((0, m.group("letter").upper(), "leading_letter"))
+        if m.start("letter") not in negated:
+            found.append((0, m.group("letter").upper(), "leading_letter"))
     return sorted(found, key=lambda s: s[0])
 
 
@@ -653,9 +762,11 @@ def _extract_letter(text: str, n_choices: int, choices: Sequence[str] | None) ->
     letters = string.ascii_uppercase[:n_choices]
     t = _DOLLAR_LETTER.sub(r"\1", _LATEX.sub(r"(\1)", text))
     t = t.replace("*", "").replace("`", "").replace("__", "")
+    t = _QUOTED_LETTER.sub(r"\1", t)
+    negated = _negated(t)
 
     # 2. explicit statements: the last one wins
-    statements = _statements(t, letters)
+    statements = _statements(t, letters, choices, negated)
     if statements:
         _, letter, how = statements[-1]
         if letter is None:
@@ -670,12 +781,16 @@ def _extract_letter(text: str, n_choices: int, choices: Sequence[str] | None) ->
         letter = m.group("a") or m.group("b") or m.group("c")
         if m.group("c") and letter.islower():
             continue
+        if m.start("a" if m.group("a") else "b" if m.group("b") else "c") in negated:
+            continue
         if letter.upper() in letters:
             decorated.add(letter.upper())
     bare = {
         m.group("letter")
         for m in _BARE.finditer(t)
-        if m.group("letter") in letters and not _is_word_letter(t, m.group("letter"), m.end())
+        if m.group("letter") in letters
+        and not _is_word_letter(t, m.group("letter"), m.end())
+        and m.start() not in negated
     }
     for found, how in ((decorated, "decorated_letter"), (bare, "bare_letter")):
         if len(found) == 1:
