@@ -788,3 +788,105 @@ def test_judge_survives_broken_tests():
     assert verdicts[2].detail.startswith("NameError: the test defines no check"), verdicts[2]
     assert time.monotonic() - t0 < 30
     assert sandbox_processes() == []
+
+
+#: ctypes access to SysV IPC for the programs below (what a C extension or ctypes code can do).
+_SYSV = (
+    "import ctypes\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.shmat.restype = ctypes.c_void_p\n"
+    "libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]\n"
+    "libc.shmdt.argtypes = [ctypes.c_void_p]\n"
+    "IPC_CREAT, IPC_EXCL, MB = 0o1000, 0o2000, 2**20\n"
+    "def rows(name):\n"
+    "    with open('/proc/sysvipc/' + name) as f:\n"
+    "        return f.read().splitlines()[1:]\n"
+    "def shm(key, mb):\n"
+    "    i = libc.shmget(key, mb * MB, IPC_CREAT | 0o600)\n"
+    "    assert i >= 0, ctypes.get_errno()\n"
+    "    p = libc.shmat(i, None, 0)\n"
+    "    assert p not in (None, 2**64 - 1), ctypes.get_errno()\n"
+    "    ctypes.memset(p, 1, mb * MB)\n"
+    "    libc.shmdt(ctypes.c_void_p(p))\n"
+)
+_SHM_KEY, _SEM_KEY, _MSG_KEY = 0x6B62_0000, 0x6B62_1000, 0x6B62_2000
+
+
+def _ipc_programs(segments: int, mb: int) -> tuple[str, str]:
+    """(a program that creates IPC objects and checks it sees them, one that sees none)."""
+    make = _SYSV + (
+        f"for k in range({segments}):\n"
+        f"    shm({_SHM_KEY} + k, {mb})\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | 0o600) >= 0, ctypes.get_errno()\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | 0o600) >= 0, ctypes.get_errno()\n"
+        # the detection used by `clean` works here, where the objects exist
+        f"assert len(rows('shm')) == {segments} and len(rows('sem')) == 1 == len(rows('msg'))\n"
+        f"assert libc.shmget({_SHM_KEY}, MB, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+    )
+    clean = _SYSV + (
+        "assert (rows('shm'), rows('sem'), rows('msg')) == ([], [], []), "
+        "(rows('shm'), rows('sem'), rows('msg'))\n"
+        f"assert libc.shmget({_SHM_KEY}, MB, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+    )
+    return make, clean
+
+
+@root_only
+def test_ipc_objects_are_gone_at_the_verdict():
+    """Policy: every SysV IPC object a program creates (shared memory segments, semaphore sets,
+    message queues) is gone at its verdict, so the next program on the same slot sees none of
+    them (no ids in /proc/sysvipc/*, and creating each with the same key and IPC_EXCL succeeds),
+    and the memory they held is released: an honest program that fits the slot's memory gets
+    the same verdict before and after a program that filled 600 MiB of shared memory.
+
+    Controls: the creating program sees its own objects by the same two checks (so the checks
+    can fail); a program that holds that shared memory while it runs the honest program's
+    allocation does not pass (shared memory counts against the slot's memory cgroup, so a leak
+    would change the later verdict); and each checking program, which itself creates objects
+    with the keys, is followed by another one that must see none again."""
+    enf = enforcement()
+    if enf["ipc"].startswith("NOT"):
+        pytest.skip(enf["ipc"])
+    make, clean = _ipc_programs(6, 100)
+    # memory_mb 256: the cgroup allows 256 + 2*256 + 64 = 832 MiB for all processes together
+    # two children that hold 150 MiB each at the same time (a pipe barrier), then exit
+    honest = (
+        "import os, select\nready_r, ready_w = os.pipe()\ngo_r, go_w = os.pipe()\npids = []\n"
+        "for _ in range(2):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os.close(go_w)\n"
+        "        b = bytearray(150 * 2**20)\n"
+        "        for i in range(0, len(b), 4096):\n"
+        "            b[i] = 1\n"
+        "        os.write(ready_w, b'x')\n"
+        "        os.read(go_r, 1)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "got = b''\n"
+        "while len(got) < 2:\n"
+        "    assert select.select([ready_r], [], [], 3)[0], 'a child died before it held 150 MiB'\n"
+        "    chunk = os.read(ready_r, 2)\n"
+        "    assert chunk, 'a child died before it held its memory'\n"
+        "    got += chunk\n"
+        "os.close(go_w)\n"
+        "codes = [os.waitpid(p, 0)[1] for p in pids]\n"
+        "assert codes == [0, 0], codes\n"
+    )
+    hold = make + honest
+    jobs = [honest, make, clean, clean, honest]
+    memory = not enf["memory_total"].startswith("NOT")
+    if memory:
+        jobs += [hold, honest]
+    t0 = time.monotonic()
+    verdicts = run_programs(jobs, timeout_s=5, memory_mb=256, workers=1)
+    assert time.monotonic() - t0 < 60
+    assert [v.status for v in verdicts[:5]] == ["passed"] * 5, verdicts
+    if memory:
+        assert verdicts[5].status != "passed", verdicts[5]
+        assert verdicts[6].status == "passed", verdicts[6]
+    assert sandbox_processes() == []

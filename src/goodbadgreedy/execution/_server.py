@@ -77,6 +77,11 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 M_ARENA_MAX = -8  # mallopt
+IPC_RMID = 0
+#: SysV IPC objects of the server's private IPC namespace: (/proc/sysvipc file, remover).
+SYSV_IPC = (("shm", lambda i: _libc.shmctl(i, IPC_RMID, None)),
+            ("sem", lambda i: _libc.semctl(i, 0, IPC_RMID)),
+            ("msg", lambda i: _libc.msgctl(i, IPC_RMID, None)))
 #: World-writable directories on these machines: private tmpfs mounts inside the namespace.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 NONCE_FD, RESULT_FD = 3, 4
@@ -251,6 +256,7 @@ class Server:
         self.children_path = "/proc/%d/task/%d/children" % (os.getpid(), os.getpid())
         self.nproc_base = 0
         self.oom_fd = None
+        self.ipc_private = False
 
     # -- setup
     def setup(self):
@@ -282,7 +288,11 @@ class Server:
         if self.privileged:
             if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) == 0:
                 enf["network"] = "private network namespace (no interfaces up, loopback down)"
-                enf["ipc"] = "private IPC namespace (SysV/POSIX IPC dies with the server)"
+                self.ipc_private = True
+                enf["ipc"] = ("private IPC namespace; every SysV shm segment, semaphore set and "
+                              "message queue is removed after each program; POSIX message "
+                              "queues cannot be created (RLIMIT_MSGQUEUE 0), POSIX shm is in "
+                              "the wiped /dev/shm")
                 try:
                     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
                     opts = "size=%dm,nr_inodes=%d,mode=1777" % (self.cfg["tmpfs_mb"], 65536)
@@ -537,6 +547,7 @@ class Server:
         finally:
             os.close(cap_fd)
         self._clean_scratch()
+        self._clean_ipc()
         ooms = self._memcg_ooms()
         if (verdict["status"] in ("killed", "error") and ooms is not None
                 and ooms_before is not None and ooms > ooms_before):
@@ -882,6 +893,37 @@ class Server:
                     continue
                 if self.private_tmp or (self.privileged and owner == self.uid):
                     _rmtree_quiet(e.path)
+
+    def _clean_ipc(self):
+        """Remove every SysV IPC object of the server's private IPC namespace.
+
+        Runs after the program's processes were killed and reaped, so no segment is attached
+        any more and its memory (charged to the slot's cgroup) is freed at once. Only the
+        programs create IPC objects in this namespace (neither the server nor the judge uses
+        any). Without a private namespace (not root) nothing is removed: those objects would
+        be the user's own.
+        """
+        if not self.ipc_private:
+            return
+        for _ in range(3):  # nobody is left to create more; a second pass only confirms
+            left = 0
+            for name, remove in SYSV_IPC:
+                try:
+                    with open("/proc/sysvipc/" + name, "rb") as f:
+                        rows = f.read().splitlines()[1:]
+                except OSError:
+                    continue
+                for row in rows:
+                    fields = row.split()
+                    if len(fields) < 2:
+                        continue
+                    left += 1
+                    if remove(int(fields[1])) != 0:
+                        print("sandbox server: IPC_RMID of %s %s failed: %s" % (
+                            name, fields[1].decode(), os.strerror(ctypes.get_errno())),
+                            file=sys.stderr)
+            if not left:
+                return
 
     def _tail(self, fd):
         try:
