@@ -562,6 +562,62 @@ def test_one_process_limit_was_what_broke_honest_programs(monkeypatch):
     assert [v.status for v in verdicts] == ["error"] * 5, [v.detail[:200] for v in verdicts]
 
 
+def _start_method_program(method: str, expected: int) -> str:
+    """A plain program whose pool workers run a function the program defines (so each worker
+    must import the program as ``__mp_main__``), with the given start method."""
+    return (
+        "import multiprocessing as mp, os\n"
+        "def half(x):\n"
+        "    return x // 2\n"
+        "if __name__ == '__main__':\n"
+        "    assert os.listdir('.') == [], os.listdir('.')\n"
+        "    assert 'def half(x):' in open(__file__).read()\n"
+        "    try:\n"
+        "        open(__file__, 'a')\n"
+        "        raise RuntimeError('the program file is writable')\n"
+        "    except PermissionError:\n"
+        "        pass\n"
+        f"    with mp.get_context({method!r}).Pool(2) as pool:\n"
+        "        out = sum(pool.map(half, [40, 44]))\n"
+        f"    assert out == {expected}, out\n"
+    )
+
+
+@root_only
+def test_spawn_and_forkserver_start_methods_work():
+    """Policy: multiprocessing's ``spawn`` and ``forkserver`` start methods work for honest code,
+    in a plain program and in a function test's candidate: the program's ``__main__.__file__``
+    is a file that exists in the sandbox (outside its cwd, which stays empty; read-only for the
+    program) from which a fresh interpreter re-imports the program's functions. Each such
+    program passes well inside its CPU limit (before, the workers could not import the program
+    and the pool respawned them until the CPU limit: a timeout).
+
+    Controls: the same programs expecting a wrong value fail (the workers' results reach the
+    assertion), and a function test whose check expects a wrong value fails."""
+    methods = ("spawn", "forkserver")
+    candidate = (
+        "import multiprocessing as mp\n"
+        "def half(x):\n"
+        "    return x // 2\n"
+        "def f(xs):\n"
+        "    with mp.get_context('spawn').Pool(2) as pool:\n"
+        "        return sum(pool.map(half, xs))\n"
+    )
+    jobs = [_start_method_program(m, 42) for m in methods] + [
+        FunctionTest(candidate, "def check(candidate):\n    assert candidate([40, 44]) == 42\n", "f")
+    ]
+    controls = [_start_method_program(m, 41) for m in methods] + [
+        FunctionTest(candidate, "def check(candidate):\n    assert candidate([40, 44]) == 41\n", "f")
+    ]
+    good = run_programs(jobs, timeout_s=5, workers=1)
+    assert [v.status for v in good] == ["passed"] * 3, good
+    assert all(v.cpu_s < 2.5 for v in good), good
+    bad = run_programs(controls, timeout_s=5, workers=1)
+    assert [v.status for v in bad] == ["failed"] * 3, bad
+    assert all(v.detail.startswith("AssertionError: 42") for v in bad[:2]), bad
+    assert sandbox_processes() == []
+
+
 def _live_tasks() -> int:
     """Live processes of the sandbox uids, plus this test process's live descendants."""
     from servers import RUNNING

@@ -56,7 +56,10 @@ filesystem             the child chroots (before dropping root) into a minimal t
                        urandom only, a /proc mounted with hidepid=2 (only the program's own
                        processes are visible), private tmpfs /tmp and /dev/shm (256 MiB each,
                        wiped after each program) and an empty 0700 cwd /sandbox. /work, /root,
-                       /home, the parent's cwd etc. do not exist for the program.
+                       /home, the parent's cwd etc. do not exist for the program. Its own source
+                       is /program/program.py (``__main__.__file__`` and ``sys.argv[0]``,
+                       read-only, rewritten per program), so ``multiprocessing``'s ``spawn`` and
+                       ``forkserver`` start methods can re-import it in a fresh interpreter.
                        ``RLIMIT_FSIZE`` = 16 MiB per file. The tree's /etc/passwd and /etc/group
                        are the host's plus an entry for the slot uid (``sandbox``, home
                        /sandbox), bind-mounted read-only in the private namespace (the host's
