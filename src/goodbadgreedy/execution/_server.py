@@ -23,7 +23,9 @@ Per program (see sandbox.py for the table of what is enforced):
 * the child starts a new session, points stdin at /dev/null and stdout+stderr at a capture file,
   keeps two fds 3 and 4, joins the slot's memory cgroup (where there is one), sets the rlimits,
   chroots, enters an empty work directory, drops to the slot's uid/gid (no supplementary
-  groups, ``no_new_privs``) and scrubs the environment;
+  groups, ``no_new_privs``) and scrubs the environment; the program's source is also in a
+  read-only file outside that directory (``/program/program.py``, its ``__main__.__file__``,
+  which ``multiprocessing``'s spawn start method re-imports);
 * a *plain program* is then ``exec``'d as ``__main__`` (``_harness``; fd 3: nonce pipe, fd 4:
   result pipe) and passes if its code returns normally: after the fork the server writes a
   fresh random nonce into the nonce pipe; only the harness's own process (never one the program
@@ -45,7 +47,8 @@ Per program (see sandbox.py for the table of what is enforced):
   how long the reporting takes;
 * the server waits (CPU limit enforced by the kernel; a wall-clock ceiling only for sleeping or
   starved programs), then kills every process of the slot's uid (``kill(-1)`` from a helper
-  running as that uid), reaps them (the server is a child subreaper) and wipes the scratch dirs.
+  running as that uid), reaps them (the server is a child subreaper), wipes the scratch dirs
+  and removes every SysV IPC object left in its private IPC namespace.
 """
 
 import builtins
@@ -77,6 +80,11 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 36, 38
 M_ARENA_MAX = -8  # mallopt
+IPC_RMID = 0
+#: SysV IPC objects of the server's private IPC namespace: (/proc/sysvipc file, remover).
+SYSV_IPC = (("shm", lambda i: _libc.shmctl(i, IPC_RMID, None)),
+            ("sem", lambda i: _libc.semctl(i, 0, IPC_RMID)),
+            ("msg", lambda i: _libc.msgctl(i, IPC_RMID, None)))
 #: World-writable directories on these machines: private tmpfs mounts inside the namespace.
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 NONCE_FD, RESULT_FD = 3, 4
@@ -99,6 +107,9 @@ PRELOAD = ("typing", "math", "collections", "re", "string", "hashlib", "copy", "
            "functools", "heapq", "bisect", "random")
 #: Name of the slot uid in the sandbox's /etc/passwd and /etc/group (``sandbox<uid>`` if taken).
 USER_NAME = "sandbox"
+#: The program's source is also written to this file (in /program of the chroot), its
+#: ``__main__.__file__``; tracebacks name it ``program.py``.
+PROGRAM_FILE = "program.py"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -251,6 +262,7 @@ class Server:
         self.children_path = "/proc/%d/task/%d/children" % (os.getpid(), os.getpid())
         self.nproc_base = 0
         self.oom_fd = None
+        self.ipc_private = False
 
     # -- setup
     def setup(self):
@@ -282,7 +294,11 @@ class Server:
         if self.privileged:
             if _libc.unshare(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC) == 0:
                 enf["network"] = "private network namespace (no interfaces up, loopback down)"
-                enf["ipc"] = "private IPC namespace (SysV/POSIX IPC dies with the server)"
+                self.ipc_private = True
+                enf["ipc"] = ("private IPC namespace; every SysV shm segment, semaphore set and "
+                              "message queue is removed after each program; POSIX message "
+                              "queues cannot be created (RLIMIT_MSGQUEUE 0), POSIX shm is in "
+                              "the wiped /dev/shm")
                 try:
                     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
                     opts = "size=%dm,nr_inodes=%d,mode=1777" % (self.cfg["tmpfs_mb"], 65536)
@@ -348,6 +364,11 @@ class Server:
         self.scratch = SCRATCH_DIRS
         self.keep = {base}
         self.cap_path = os.path.join(self.ctl, "output")
+        # The program's source as a file (its __main__.__file__), outside its cwd, read-only
+        # for it: multiprocessing's spawn and forkserver start methods re-import __main__ from it.
+        self.prog_dir = os.path.join(base, "program")
+        os.mkdir(self.prog_dir, 0o755)
+        self.prog_path = os.path.join(self.prog_dir, PROGRAM_FILE)  # as the program sees it
         enf["passwd"] = "NOT provided (no chroot): the slot uid has no passwd entry"
         if private_tmp:
             try:
@@ -369,6 +390,11 @@ class Server:
                 __import__(name)
             except ImportError:
                 pass
+        # exit() and quit(): the builtins that ``site`` adds (the interpreter runs with -S), so
+        # that programs (and the judge) calling them raise SystemExit as under plain Python.
+        import site
+
+        site.setquit()
         gc.collect()
         gc.freeze()  # children's collections skip the server's objects: fewer copy-on-write faults
         # Self-test: the dropped uid must be able to import the stdlib inside its view, and a
@@ -421,6 +447,9 @@ class Server:
         os.makedirs(os.path.join(root, "var"), 0o755)
         os.symlink("/tmp", os.path.join(root, "var", "tmp"))
         self.child_root, self.child_cwd = root, "/sandbox"
+        self.prog_dir = os.path.join(root, "program")
+        os.mkdir(self.prog_dir, 0o755)
+        self.prog_path = "/program/" + PROGRAM_FILE
         self.work = os.path.join(root, "sandbox")
         self.scratch = (tmp, shm)
 
@@ -529,14 +558,20 @@ class Server:
         self._memcg_limit(req)
         ooms_before = self._memcg_ooms()
         cap_fd = os.open(self.cap_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        prog_file = os.path.join(self.prog_dir, PROGRAM_FILE)
         try:
+            with open(prog_file, "w", encoding="utf-8", errors="surrogatepass") as f:
+                f.write(req["program"])
+            os.chmod(prog_file, 0o644)
             if req.get("job") is None:
                 verdict = self._run_plain(req, cap_fd)
             else:
                 verdict = self._run_function(req, cap_fd)
         finally:
             os.close(cap_fd)
+            _rmtree_quiet(prog_file)
         self._clean_scratch()
+        self._clean_ipc()
         ooms = self._memcg_ooms()
         if (verdict["status"] in ("killed", "error") and ooms is not None
                 and ooms_before is not None and ooms > ooms_before):
@@ -883,6 +918,37 @@ class Server:
                 if self.private_tmp or (self.privileged and owner == self.uid):
                     _rmtree_quiet(e.path)
 
+    def _clean_ipc(self):
+        """Remove every SysV IPC object of the server's private IPC namespace.
+
+        Runs after the program's processes were killed and reaped, so no segment is attached
+        any more and its memory (charged to the slot's cgroup) is freed at once. Only the
+        programs create IPC objects in this namespace (neither the server nor the judge uses
+        any). Without a private namespace (not root) nothing is removed: those objects would
+        be the user's own.
+        """
+        if not self.ipc_private:
+            return
+        for _ in range(3):  # nobody is left to create more; a second pass only confirms
+            left = 0
+            for name, remove in SYSV_IPC:
+                try:
+                    with open("/proc/sysvipc/" + name, "rb") as f:
+                        rows = f.read().splitlines()[1:]
+                except OSError:
+                    continue
+                for row in rows:
+                    fields = row.split()
+                    if len(fields) < 2:
+                        continue
+                    left += 1
+                    if remove(int(fields[1])) != 0:
+                        print("sandbox server: IPC_RMID of %s %s failed: %s" % (
+                            name, fields[1].decode(), os.strerror(ctypes.get_errno())),
+                            file=sys.stderr)
+            if not left:
+                return
+
     def _tail(self, fd):
         try:
             size = os.fstat(fd).st_size
@@ -984,7 +1050,7 @@ class Server:
             os.environ.clear()
             os.environ.update({"PATH": "/usr/bin:/bin", "HOME": self.child_cwd,
                                "TMPDIR": self.child_cwd, "LANG": "C.UTF-8"})
-            sys.argv[:] = ["program.py"]
+            sys.argv[:] = [self.prog_path]
             # Python ignores SIGXFSZ (EFBIG instead); the output/file cap should end the program
             signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             if "random" in sys.modules:
@@ -996,8 +1062,8 @@ class Server:
             finally:
                 os._exit(SETUP_FAILED)
         if function:
-            _serve_candidate(req["program"], req["entry_point"])
-        _harness(req["program"])
+            _serve_candidate(req["program"], req["entry_point"], self.prog_path)
+        _harness(req["program"], self.prog_path)
 
 
 class Judge:
@@ -1155,18 +1221,18 @@ def _register_source(filename, source):
 
 
 # ----------------------------------------------------------------------------- plain program
-def _harness(source):
-    """Run a plain program's code as __main__; report through RESULT_FD; never return.
+def _harness(source, path):
+    """Run a plain program's code as __main__ (``__file__`` = path); never return.
 
-    Only this process reports: a process the program forked that falls through to here (its
-    copy of the code returned or raised) exits silently. An exception is reported at once,
-    before its (bounded) traceback is printed.
+    The outcome is reported through RESULT_FD. Only this process reports: a process the program
+    forked that falls through to here (its copy of the code returned or raised) exits silently.
+    An exception is reported at once, before its (bounded) traceback is printed.
     """
     _getpid, _exit, _write, _BE = os.getpid, os._exit, os.write, BaseException
     me = _getpid()
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = builtins
-    module.__dict__["__file__"] = "program.py"
+    module.__dict__["__file__"] = path
     sys.modules["__main__"] = module
     _register_source("program.py", source)
     try:
@@ -1332,7 +1398,7 @@ def _check_plain(x, depth=0):
             _check_plain(i, depth + 1)
 
 
-def _serve_candidate(program, entry):
+def _serve_candidate(program, entry, path):
     """The program process of a function test: exec the program, then answer calls.
 
     Calls of its entry point come in on fd 3, replies go out on fd 4. Never returns; whatever
@@ -1357,7 +1423,7 @@ def _serve_candidate(program, entry):
 
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = builtins
-    module.__dict__["__file__"] = "program.py"
+    module.__dict__["__file__"] = path
     sys.modules["__main__"] = module
     _register_source("program.py", program)
     try:

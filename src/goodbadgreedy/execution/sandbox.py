@@ -56,7 +56,10 @@ filesystem             the child chroots (before dropping root) into a minimal t
                        urandom only, a /proc mounted with hidepid=2 (only the program's own
                        processes are visible), private tmpfs /tmp and /dev/shm (256 MiB each,
                        wiped after each program) and an empty 0700 cwd /sandbox. /work, /root,
-                       /home, the parent's cwd etc. do not exist for the program.
+                       /home, the parent's cwd etc. do not exist for the program. Its own source
+                       is /program/program.py (``__main__.__file__`` and ``sys.argv[0]``,
+                       read-only, rewritten per program), so ``multiprocessing``'s ``spawn`` and
+                       ``forkserver`` start methods can re-import it in a fresh interpreter.
                        ``RLIMIT_FSIZE`` = 16 MiB per file. The tree's /etc/passwd and /etc/group
                        are the host's plus an entry for the slot uid (``sandbox``, home
                        /sandbox), bind-mounted read-only in the private namespace (the host's
@@ -67,11 +70,20 @@ filesystem             the child chroots (before dropping root) into a minimal t
 output                 stdout+stderr go to one capture file capped by ``RLIMIT_FSIZE``
                        (SIGXFSZ -> ``killed``); only its last 2000 chars are read back.
 network                private network namespace (``unshare(CLONE_NEWNET)``): no interface up.
-IPC                    private IPC namespace.
+IPC                    private IPC namespace (shared by the slot's programs, one at a time):
+                       after each program, every SysV shared memory segment, semaphore set and
+                       message queue left in it is removed (``IPC_RMID``, its processes being
+                       dead), so none outlives the verdict and the memory it held is freed;
+                       POSIX shared memory lives in the wiped /dev/shm, POSIX message queues
+                       cannot be created (``RLIMIT_MSGQUEUE`` = 0).
 privileges             no supplementary groups, ``PR_SET_NO_NEW_PRIVS`` (setuid binaries do not
                        elevate), all capabilities gone with the uid change.
 environment            scrubbed: PATH, HOME, TMPDIR, LANG only (hash seed fixed at 0); other
                        processes are invisible in /proc (hidepid=2, and another uid anyway).
+                       The interpreter runs with -S, but ``exit()``/``quit()`` are the builtins
+                       ``site`` defines (SystemExit; uncaught: an ``error``, never a pass); in
+                       ``multiprocessing`` spawn/forkserver workers, which inherit -S, they are
+                       undefined.
 stdin / core dumps     stdin is /dev/null; ``RLIMIT_CORE`` = 0.
 stable verdicts        an exception decides the verdict as soon as it reaches the harness (it is
                        reported before its traceback, which is printed bounded: the first and
@@ -107,9 +119,10 @@ of HumanEval's does); subprocesses, process pools and file operations work here 
 Not root: programs and the judge keep the caller's uid (``RLIMIT_NPROC`` counts all of that
 user's processes and threads: a program may add 32 to those the user had when the server
 started; a program can kill the judge, which fails its own test and is replaced),
-there are no namespaces (network reachable, shared /tmp), no memory cgroup, and cleanup kills the
-server's descendants only. :func:`enforcement` says which mode is active; a ``RuntimeWarning`` is
-issued once when running unprivileged.
+there are no namespaces (network reachable, shared /tmp, SysV IPC objects a program leaves are
+not removed), no memory cgroup, and cleanup kills the server's descendants only.
+:func:`enforcement` says which mode is active; a ``RuntimeWarning`` is issued once when running
+unprivileged.
 
 Known limits: a plain program judges itself, so one that forks a child to read fd 3 and write
 fd 4, or rebinds what its own checks use, can fake its own pass (use a :class:`FunctionTest` for
