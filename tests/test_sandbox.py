@@ -827,8 +827,9 @@ def _hog():
 def test_memory_of_all_processes_is_bounded_together():
     """Policy: where the slot has a memory cgroup, a program's processes together cannot use
     much more than memory_mb + the scratch tmpfs (256 + 2 * 256 + 64 MiB here): 8 children each
-    touching 150 MiB do not all survive, so the program does not pass (its OOM-killed children
-    fail its own check). Control: 2 such children (300 MiB) fit and pass."""
+    touching 150 MiB and holding it for 2 s (so that they hold it at the same time) do not all
+    survive, so the program does not pass (its OOM-killed children fail its own check). Control:
+    2 such children (300 MiB) fit and pass."""
     enf = enforcement()
     if enf["memory_total"].startswith("NOT"):
         pytest.skip(enf["memory_total"])
@@ -842,6 +843,7 @@ def test_memory_of_all_processes_is_bounded_together():
             "        b = bytearray(150 * 2**20)\n"
             "        for i in range(0, len(b), 4096):\n"
             "            b[i] = 1\n"
+            "        time.sleep(2)\n"  # hold it: children that finished one by one would never overlap
             "        os._exit(0)\n"
             "    pids.append(pid)\n"
             "codes = [os.waitpid(p, 0)[1] for p in pids]\n"
