@@ -71,7 +71,8 @@ def rowwise_attention_forward(
         starts = first.tolist()
     out = query.new_zeros((bsz, heads, q_len, head_dim))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if threads != 1:  # setting it costs a pool round trip even when unchanged: only when needed
+        torch.set_num_threads(1)
     try:
         b = 0
         while b < bsz:
@@ -82,17 +83,25 @@ def rowwise_attention_forward(
             # strided views, no copies: the kernel's results do not depend on strides (tested),
             # and grouped-query attention is done by the kernel (enable_gqa), not by repeating K/V
             q_from = max(q_len - (kv_len - s), 0)  # queries at padded positions are skipped
+            n_q, n_k = q_len - q_from, kv_len - s
+            mask = None
+            if 1 < n_q < n_k:
+                # a chunk on top of cached keys: causal aligned bottom-right (query t sees keys
+                # up to n_k - n_q + t); SDPA's is_causal would align it top-left
+                mask = torch.ones((n_q, n_k), dtype=torch.bool, device=query.device).tril(n_k - n_q)
             out[b:e, :, q_from:, :] = F.scaled_dot_product_attention(
                 query[b:e, :, q_from:, :],
                 key[b:e, :, s:, :],
                 value[b:e, :, s:, :],
-                is_causal=q_len - q_from > 1,
+                attn_mask=mask,
+                is_causal=mask is None and n_q > 1,
                 scale=scaling,
                 enable_gqa=gqa,
             )
             b = e
     finally:
-        torch.set_num_threads(threads)
+        if threads != 1:
+            torch.set_num_threads(threads)
     return out.transpose(1, 2).contiguous(), None
 
 
