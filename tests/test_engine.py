@@ -364,3 +364,43 @@ def test_prefix_cache_keys_are_whole_prefixes_and_eviction_is_lru():
     small = PrefixCache(2, max_bytes=100)
     small.insert(a, 0, kv(0))
     assert len(small) == 0
+
+
+def test_ghost_rows_skip_the_attention_and_change_no_live_row(tiny_model, tokenizer, prompts, monkeypatch):
+    """Policy: in a decoding step, attention is computed only for live rows (a batch of one
+    sample still runs its GEMMs over a whole 8-row block, but its 7 ghost rows get no attention
+    call), and skipping them does not change the live rows' samples (same tokens as with every
+    row computed).
+
+    Negative control: with the skip switched off, the attention calls of a step hold all 8 rows.
+    """
+    from goodbadgreedy.generation import attention, engine
+
+    rows_per_call = []
+    real_sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, *args, **kwargs):
+        if q.shape[2] == 1:  # decoding steps: one query per row
+            rows_per_call.append(q.shape[0])
+        return real_sdpa(q, *args, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=6)
+    skipped = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
+    assert rows_per_call and set(rows_per_call) == {1}
+
+    rows_per_call.clear()
+    real_forward = attention.rowwise_attention_forward
+
+    def no_skip(*args, gbg_live_rows=None, **kwargs):
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "rowwise_attention_forward", no_skip)
+    attention.register()
+    try:
+        full = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
+    finally:
+        monkeypatch.undo()
+        attention.register()
+    assert set(rows_per_call) == {engine.ROW_BLOCK}
+    assert _ids(skipped) == _ids(full)

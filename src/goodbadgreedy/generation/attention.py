@@ -38,6 +38,7 @@ def rowwise_attention_forward(
     attention_mask: torch.Tensor | None,
     dropout: float = 0.0,
     scaling: float | None = None,
+    gbg_live_rows: list[bool] | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
     """Attention over each row's valid key span, on one thread (see the module docstring).
@@ -52,6 +53,10 @@ def rowwise_attention_forward(
             valid keys are a contiguous span ending at kv_len.
         dropout: ignored (inference only: no attention dropout).
         scaling: the softmax scale (None: 1/sqrt(head_dim)).
+        gbg_live_rows: per batch row, False for a row whose output is never read (the engine's
+            ghost rows and free slots, passed down from the model call): its attention is not
+            computed and its output is zeros. Other rows are not affected (a row's result does
+            not depend on the rows in its kernel call). None: every row is computed.
         **kwargs: the other arguments of transformers' attention interface, ignored.
 
     Returns:
@@ -74,11 +79,15 @@ def rowwise_attention_forward(
     if threads != 1:  # setting it costs a pool round trip even when unchanged: only when needed
         torch.set_num_threads(1)
     try:
+        live = [True] * bsz if gbg_live_rows is None else gbg_live_rows
         b = 0
         while b < bsz:
-            # a run of adjacent rows with the same key span goes through one kernel call
+            if not live[b]:
+                b += 1
+                continue
+            # a run of adjacent live rows with the same key span goes through one kernel call
             s, e = starts[b], b + 1
-            while e < bsz and starts[e] == s:
+            while e < bsz and starts[e] == s and live[e]:
                 e += 1
             # strided views, no copies: the kernel's results do not depend on strides (tested),
             # and grouped-query attention is done by the kernel (enable_gqa), not by repeating K/V

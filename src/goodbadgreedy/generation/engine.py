@@ -571,8 +571,11 @@ class _Batcher:
         self._make_room()
         B = len(self.slots)
         self.attn = torch.cat([self.attn, torch.ones((B, 1), dtype=self.attn.dtype, device=self.device)], dim=1)
+        # ghost rows and free slots skip the attention (their outputs are never read); the GEMMs
+        # still see whole row blocks
         res = self.model(input_ids=step_ids.unsqueeze(-1), attention_mask=self.attn,
-                         position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True)
+                         position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True,
+                         gbg_live_rows=[r is not None for r in self.slots])
         self.cache = res.cache
         self.length += 1
         self.logits = res.logits[:, -1, :]
