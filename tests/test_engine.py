@@ -262,10 +262,13 @@ def shared_prompts(tokenizer):
 def _prefill_bits(model, tokenizer, prompts, which, cache):
     """(KV per layer, last logits) of prompt ``which`` after prefilling ``prompts`` in order."""
     from goodbadgreedy.generation import engine
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
 
+    make_linears_row_invariant(model)  # as engine.generate does
     b = engine._Batcher(model, tokenizer, prompts, SamplingParams(do_sample=False), (), 8, cache)
     b.queued = {}
-    b._prefill(list(range(len(prompts))))
+    with torch.inference_mode():
+        b._prefill(list(range(len(prompts))))
     return b.prefixes[which]
 
 
@@ -280,9 +283,9 @@ def test_cached_prefix_gives_the_same_bits_as_the_prompt_alone(tiny_model, token
     prefilled alone (empty cache), on top of a prefix another prompt left in the cache, or after
     unrelated prompts; and the cache is really used (its hits cover the shared full chunks).
 
-    Negative controls: a cache chunk altered in its last bits changes the result (so the
-    comparison sees last-bit differences and the cached bits are really read), and so does a
-    prefill split at other chunk boundaries (why the split is canonical, aligned at position 0).
+    Negative controls: a cache chunk altered in one ulp changes the result (so the comparison
+    sees last-bit differences and the cached bits are really read), and so does a prefill of a
+    long prompt split at other chunk boundaries (why the split is canonical, aligned at 0).
     """
     from goodbadgreedy.generation import engine
     from goodbadgreedy.generation.prefix_cache import PrefixCache
@@ -304,12 +307,19 @@ def test_cached_prefix_gives_the_same_bits_as_the_prompt_alone(tiny_model, token
 
     # negative control 1: one cached key one ulp off -> other bits
     k0, v0 = cache.lookup(x, 1)[0][0]
-    k0[0, 0, 0] = torch.nextafter(k0[0, 0, 0], torch.tensor(float("inf")))
+    with torch.inference_mode():
+        k0[0, 0, 0] = torch.nextafter(k0[0, 0, 0], torch.tensor(float("inf")))
     assert not _same_bits(_prefill_bits(tiny_model, tokenizer, [x], 0, cache), alone)
-    # negative control 2: chunks at other boundaries compute other last bits (close values)
-    other = _prefill_bits(tiny_model, tokenizer, [x], 0, PrefixCache(C + engine.ROW_BLOCK))
-    assert not _same_bits(other, alone)
-    assert torch.allclose(other[1], alone[1], atol=1e-4)
+    # negative control 2: past 512 keys (the CPU attention kernel's key block) a split at other
+    # boundaries computes other last bits, close values: why the split is canonical
+    long = tokenizer.apply_chat_template(
+        [{"role": "system", "content": "Think step by step. " * 120}, {"role": "user", "content": "hi"}],
+        add_generation_prompt=True, tokenize=True, return_dict=False)
+    assert len(long) > 600
+    ref = _prefill_bits(tiny_model, tokenizer, [long], 0, PrefixCache(C))
+    other = _prefill_bits(tiny_model, tokenizer, [long], 0, PrefixCache(C + engine.ROW_BLOCK))
+    assert not _same_bits(other, ref)
+    assert torch.allclose(other[1], ref[1], atol=1e-4)
 
 
 def test_samples_do_not_depend_on_a_cached_prefix_or_the_batch(tiny_model, tokenizer, shared_prompts):
@@ -404,3 +414,41 @@ def test_ghost_rows_skip_the_attention_and_change_no_live_row(tiny_model, tokeni
         attention.register()
     assert set(rows_per_call) == {engine.ROW_BLOCK}
     assert _ids(skipped) == _ids(full)
+
+
+def test_engine_linears_give_a_row_the_same_bits_at_every_block_count(tiny_model, tokenizer, prompts):
+    """Policy: every matrix product of the engine gives a row the same bits whatever the number
+    of rows in the call (whole 8-row blocks: 8, 16, ... 64) and the row's position, for the
+    packaged model's layer shapes (576 -> 576, 576 -> 192, 576 -> 1536, 1536 -> 576). The engine
+    switches a model's ``nn.Linear`` layers to that computation itself, idempotently.
+
+    Negative control (on this CPU, MKL with AVX-512): plain ``F.linear`` gives an 8-row call
+    other last bits than a 16-row call for these shapes, so the check can fail.
+    """
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain_differs = False
+        for out_f, in_f in [(576, 576), (192, 576), (1536, 576), (576, 1536)]:
+            layer = torch.nn.Linear(in_f, out_f, bias=False)
+            x = torch.randn(64, in_f)
+            plain = [torch.nn.functional.linear(x[:m], layer.weight) for m in (8, 16, 64)]
+            plain_differs |= not torch.equal(plain[0], plain[1][:8])
+            make_linears_row_invariant(layer)
+            make_linears_row_invariant(layer)  # idempotent
+            full = layer(x)
+            for m in (8, 16, 24, 32, 64):
+                assert torch.equal(layer(x[:m]), full[:m])
+            perm = torch.randperm(64)
+            assert torch.equal(layer(x[perm]), full[perm])
+            assert torch.allclose(full, plain[2], atol=1e-4)
+        assert plain_differs
+    finally:
+        torch.set_num_threads(threads)
+    generate(tiny_model, tokenizer, prompts[:1], [[None]], SamplingParams(do_sample=False, max_new_tokens=1),
+             progress=False)
+    assert all(getattr(m, "_gbg_row_invariant", False) for m in tiny_model.modules()
+               if isinstance(m, torch.nn.Linear))

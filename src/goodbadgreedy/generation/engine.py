@@ -288,6 +288,9 @@ def generate(
         prefix_cache = PrefixCache(PREFILL_CHUNK)
     elif prefix_cache.chunk % ROW_BLOCK:
         raise ConfigError(f"prefix cache chunk {prefix_cache.chunk} must be a multiple of ROW_BLOCK={ROW_BLOCK}")
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
+
+    make_linears_row_invariant(model)
     _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows)), prefix_cache).run(
         rows, finished, generated)
     if bar is not None:
