@@ -290,7 +290,7 @@ def test_cached_prefix_gives_the_same_bits_as_the_prompt_alone(tiny_model, token
     from goodbadgreedy.generation import engine
     from goodbadgreedy.generation.prefix_cache import PrefixCache
 
-    C = engine.PREFILL_CHUNK
+    C = 4 * engine.ROW_BLOCK  # small chunks: the fixture's prompts span several
     x = shared_prompts[1]
     shared = next(i for i, (a, b) in enumerate(zip(shared_prompts[0], x, strict=False)) if a != b)
     assert shared >= 3 * C  # the fixture shares several full chunks
@@ -330,12 +330,13 @@ def test_samples_do_not_depend_on_a_cached_prefix_or_the_batch(tiny_model, token
     from goodbadgreedy.generation import engine
     from goodbadgreedy.generation.prefix_cache import PrefixCache
 
+    C = 4 * engine.ROW_BLOCK  # small chunks: the fixture's prompts span several
     params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=12)
     seeds = [[50 * i + j for j in range(3)] for i in range(len(shared_prompts))]
     alone = [generate(tiny_model, tokenizer, [p], [s], params, batch_size=1, progress=False,
-                      prefix_cache=PrefixCache(engine.PREFILL_CHUNK))[0]
+                      prefix_cache=PrefixCache(C))[0]
              for p, s in zip(shared_prompts, seeds, strict=True)]
-    cache = PrefixCache(engine.PREFILL_CHUNK)
+    cache = PrefixCache(C)
     generate(tiny_model, tokenizer, shared_prompts[:1], seeds[:1], params, progress=False, prefix_cache=cache)
     hits = cache.hits
     again = generate(tiny_model, tokenizer, shared_prompts[1:3], seeds[1:3], params, progress=False,
@@ -343,7 +344,8 @@ def test_samples_do_not_depend_on_a_cached_prefix_or_the_batch(tiny_model, token
     assert cache.hits > hits
     assert _ids(again) == _ids(alone[1:3])
     for bs in (1, 3, 16):
-        mixed = generate(tiny_model, tokenizer, shared_prompts, seeds, params, batch_size=bs, progress=False)
+        mixed = generate(tiny_model, tokenizer, shared_prompts, seeds, params, batch_size=bs, progress=False,
+                         prefix_cache=PrefixCache(C))
         assert _ids(mixed) == _ids(alone)
     assert len({tuple(s) for s in _ids(alone)[1]}) > 1
 

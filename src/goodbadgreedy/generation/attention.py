@@ -13,9 +13,11 @@ two threads a row's last bits changed with the number of rows in the call (seen 
 one-token queries); with one thread every row's result is the same whatever the call holds
 (tested), and it no longer depends on the machine's core count either. One thread also avoids
 waking the thread pool for hundreds of tiny calls per step (seen here: 128 one-row calls took
-760 ms per layer with two threads under load, 10 ms with one). The projections and MLP stay
-batched and multi-threaded: their GEMMs give the same row results whatever the number of rows, as
-long as the rows fill whole blocks (see ``engine.ROW_BLOCK``; checked in the tests on this CPU).
+760 ms per layer with two threads under load, 10 ms with one); the thread count is switched only
+when the job runs more than one thread (it was switched 60 times per decoding step before). Rows
+whose output is never read (the engine's ghost rows) get no kernel call (``gbg_live_rows``). The
+projections and MLP stay batched: :func:`make_linears_row_invariant` computes them so that a row's
+result does not depend on the number of rows in the call (checked in the tests on this CPU).
 
 Registered under the name :data:`ATTN_IMPLEMENTATION` with transformers' ``AttentionInterface``
 (and the sdpa mask builder), for any model whose attention layers call the attention interface

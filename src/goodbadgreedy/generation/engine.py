@@ -10,17 +10,19 @@ Design (see docs/architecture.md):
   values of every full chunk are kept in a :class:`~goodbadgreedy.generation.prefix_cache.PrefixCache`
   (a trie over whole chunks, least-recently-used eviction by bytes). A prompt that starts with
   chunks already computed (the GSM8K system prompt + 8 exemplars, ~805 tokens; the chat
-  template's system prompt of MMLU-Redux and HumanEval, 32-48 tokens) computes only the chunks
-  after them. Why chunks at fixed boundaries: a prefix+suffix split computes other matrix and
+  template's system prompt of MMLU-Redux and HumanEval, 32-48 tokens, is shorter than a chunk)
+  computes only the chunks after them. Why chunks at fixed boundaries: a prefix+suffix split computes other matrix and
   attention shapes than a one-pass prefill, so its last bits would differ; with one canonical
   split, chunk i of a prompt is always the same computation (same tokens, same cached keys
   before it, same shapes), so a cached chunk holds exactly the bits a fresh one would, and a
   prompt's logits are bitwise the same alone, after a prompt that shared its prefix, or in any
-  batch (tested). Cost: a prompt of n tokens takes ceil(n / 32) forward passes instead of one
-  batched pass (~8 ms of Python each, see below), the last chunk is padded to whole 8-row
+  batch (tested). Cost: a prompt of n tokens takes ceil(n / 256) forward passes instead of one
+  batched pass (each with the fixed per-pass cost, the "rest" row below), the last chunk is padded to whole 8-row
   blocks (at most 7 wasted rows, instead of padding every prompt to the longest one of the
   batch), and the middle chunks skip the lm_head. The cache holds 46 KB per token for the
-  packaged model (fp32, 30 layers, 3 KV heads of 64), 512 MiB by default.
+  packaged model (fp32, 30 layers, 3 KV heads of 64), 512 MiB by default. The split matters:
+  on the packaged model a GSM8K prompt prefilled in chunks of 64 or in one pass got logits
+  up to 3e-5 away from chunks of 32 (the CPU attention kernel blocks keys by 512).
 * The decoding batch is left-padded on one KV timeline; position ids are the rows' own, so
   padding does not shift positions.
 * Finished rows are dropped from the batch (and from the KV cache) as soon as they finish, so no
@@ -31,6 +33,42 @@ Design (see docs/architecture.md):
   ``torch.Generator`` seeded with the row's seed. A sample's random stream therefore depends only
   on its seed, not on N, the batch size or its neighbours in the batch. Greedy decoding is argmax
   and needs no seed.
+
+Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread, a GSM8K
+prompt of 861 tokens, 24 steps; the machine shared with other work, load 4-5 on 2 cores, so
+absolute figures are noisy within a factor 2; ms per step, module hooks around every
+``nn.Linear``, the attention function, the mask builder, the KV update and :func:`next_tokens`):
+
+=========================  ======================  ==================  ==================
+part                       8 live rows (2 x N=4)   1 live row, before  1 live row, after
+=========================  ======================  ==================  ==================
+q/k/v/o projections        47                      48                  25
+MLP                        155                     143                 77
+lm_head (49152 x 576)      76                      81                  39
+attention calls            147                     155                 11
+KV-cache update            2.7                     1.7                 0.9
+mask building              0.6                     0.2                 0.3
+sampling                   6.3                     1.5                 0.7
+rest (Python, norms, rope)  53                      52                  24
+step                       480                     479                 176
+=========================  ======================  ==================  ==================
+
+What was learnt: (1) a step with one live row was computed as a whole 8-row block *including
+the attention of its 7 ghost rows*, each reading its own copy of the 861-column KV: attention
+was a third of the step. Ghost rows now skip the attention (bitwise neutral for live rows,
+tested): 155 -> 11 ms (the other rows of the two 1-row columns run the same GEMMs: their
+differences are the machine's noise). The 8-row GEMMs stay (batch invariance). In isolated
+products the 8-row ``(W @ x^T)^T`` cost about its 1-row one (1536 x 576: 0.43 vs 0.39 ms)
+where ``F.linear`` cost 2.9x (1.16 vs 0.40 ms), but a whole forward pass of 8 one-token rows
+measured the same with both (223 vs 228 ms, medians of 12, interleaved): no gain at the model
+level here; the change is for invariance. (2) Mask building, KV bookkeeping and
+sampling are small (< 2 %). (3) The GEMMs are memory-bound: a step reads 538 MB of weights,
+118 ms at the 4.6 GB/s a copy reached during the same session, against ~280 ms measured for
+the projections, MLP and lm_head together. (4) With 8 live rows the attention is still ~30 %:
+each sample reads its own copy of its prompt's KV (8 x 40 MB per step); attending to a shared
+prompt once for all its samples (cascade attention, as FlashInfer and Hydragen do) is the next
+step and is not done. (5) At one thread, attention no longer toggles the thread count (it did
+60 times per step).
 
 Remaining limits of exact reproducibility, honestly stated: the logits themselves are floating-
 point results whose last bits can differ between hardware, BLAS libraries, dtypes and (rarely)
@@ -51,18 +89,25 @@ from goodbadgreedy.generation.backend_base import Sample, SampleCallback
 from goodbadgreedy.generation.params import SamplingParams  # noqa: F401  (re-exported)
 from goodbadgreedy.generation.prefix_cache import PrefixCache
 
-#: Every matrix product runs over a multiple of this many rows. MKL's sgemm computes rows in
-#: blocks of 4 (AVX2 here; 8 on some AVX-512 builds); rows in a partial block at the end go
-#: through an edge kernel whose results differ in the last bits (seen: 3e-5 in a logit). With
-#: whole blocks a row's result depends neither on how many rows run with it nor on its position.
-#: So prompts are left-padded to a multiple of this width, and decoding batches are topped up
-#: with copies of a live row ("ghost rows") whose outputs are never read.
+#: Every matrix product runs over a multiple of this many rows. The products are computed as
+#: ``(W @ x^T)^T`` (:func:`~goodbadgreedy.generation.attention.make_linears_row_invariant`),
+#: which on this CPU gives a row the same bits for any row count from 2 up; a single row goes
+#: through a matrix-vector kernel with other last bits (seen: 3e-5 in a logit), and plain
+#: ``F.linear`` even differed between 8 and 16 rows. So prefill chunks are padded to whole
+#: blocks and decoding batches are topped up with copies of a live row ("ghost rows") whose
+#: outputs are never read (they skip the attention; the GEMMs still see whole blocks).
 ROW_BLOCK = 8
 
 #: Prompts are prefilled in chunks of this many tokens, aligned at position 0 (a multiple of
 #: ROW_BLOCK). Full chunks are cached by their token ids (:class:`~.prefix_cache.PrefixCache`): a prompt
-#: that starts with the same chunks as an earlier one reuses their keys/values.
-PREFILL_CHUNK = 32
+#: that starts with the same chunks as an earlier one reuses their keys/values. Chosen by
+#: measurement (prefill seconds of the default profile's prompts, 1 thread, loaded machine;
+#: chunks of 32 / 128 / 256 / one pass per prompt): GSM8K 6 prompts 6.3 / 4.2 / 4.1 / 14.9,
+#: HumanEval 8 prompts 13.0 / 6.7 / 5.4 / 5.6, MMLU-Redux 16 prompts 7.6 / 5.7 / 5.2 / 5.2. A
+#: forward pass has a large fixed cost here, so small chunks lose more than their finer sharing
+#: gains (GSM8K shares 768 of its 805 common tokens at 128 and at 256; the 32-48 tokens MMLU-Redux
+#: and HumanEval prompts share are below one chunk either way).
+PREFILL_CHUNK = 256
 
 
 def _round_up(n: int, block: int = ROW_BLOCK) -> int:
