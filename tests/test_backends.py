@@ -130,7 +130,7 @@ def test_bad_backend_options_name_the_key(params, spec, expected):
 
 # ----- cache identity -----
 
-KEY_HF = "f77bdc9f2b823b93"  # ENGINE_VERSION 2, device cpu
+KEY_HF = "c0f37f032b88c72e"  # ENGINE_VERSION 3, device cpu
 DECODING = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0}
 
 

@@ -204,12 +204,18 @@ def test_each_sample_is_reported_the_moment_its_row_finishes(eos_prone_model, to
     not when its prompt's last sample is done.
 
     With every row in one batch (no refill) a sample of L tokens is finished after the prefill and
-    L - 1 decoding steps, so the callback must see exactly L forward calls of the model. A
-    per-prompt callback would see L_max of its prompt for its shorter samples, and the samples'
-    lengths within a prompt differ here (checked), so such a policy fails this test.
+    L - 1 decoding steps (forward calls of one token per row), so the callback must see exactly
+    L - 1 of them. A per-prompt callback would see L_max - 1 of its prompt for its shorter
+    samples, and the samples' lengths within a prompt differ here (checked), so such a policy
+    fails this test.
     """
     calls = []
-    handle = eos_prone_model.register_forward_hook(lambda *a: calls.append(1))
+
+    def count_decoding_steps(module, args, kwargs, output):
+        if kwargs["input_ids"].shape[1] == 1:  # prefill chunks hold >= ROW_BLOCK tokens
+            calls.append(1)
+
+    handle = eos_prone_model.register_forward_hook(count_decoding_steps, with_kwargs=True)
     try:
         params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=24)
         seeds = [[100 * i + j for j in range(6)] for i in range(len(prompts))]
@@ -220,7 +226,7 @@ def test_each_sample_is_reported_the_moment_its_row_finishes(eos_prone_model, to
         handle.remove()
     assert sorted((i, j) for i, j, _, _ in seen) == [(i, j) for i in range(len(prompts)) for j in range(6)]
     assert all(s is out[i][j] for i, j, s, _ in seen)
-    assert all(n_forward == len(s.token_ids) for _, _, s, n_forward in seen)
+    assert all(n_steps == len(s.token_ids) - 1 for _, _, s, n_steps in seen)
     # not vacuous: within some prompt the samples end at different steps
     assert any(len({len(s.token_ids) for s in row}) > 1 for row in out)
 
@@ -230,3 +236,221 @@ def test_each_sample_is_reported_the_moment_its_row_finishes(eos_prone_model, to
                    on_sample_done=lambda i, j, s: seen.append((i, j, s)))
     assert sorted((i, j) for i, j, _ in seen) == [(i, j) for i in range(len(prompts)) for j in range(6)]
     assert all(s is out[i][j] for i, j, s in seen)
+
+
+# ----- prefix caching -----
+
+SYSTEM = (
+    "You are a careful assistant. Solve the problem step by step, then give the final answer on "
+    "its own line. Example: Question: Tom has 3 apples and buys 2 more. How many apples? Answer: "
+    "3 + 2 = 5. The answer is 5. Question: A box holds 4 rows of 6 eggs. How many eggs? Answer: "
+    "4 * 6 = 24. The answer is 24."
+)
+
+
+@pytest.fixture(scope="module")
+def shared_prompts(tokenizer):
+    """Three prompts with a long common prefix (system + exemplars) and one without it."""
+    def chat(system, q):
+        msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": q}]
+        return tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=False)
+
+    return [chat(SYSTEM, "How many legs do 3 cats have?"), chat(SYSTEM, "What is 7 times 8?"),
+            chat(SYSTEM, "A train travels 60 km in 1 hour. How far in 3 hours?"), chat(None, "hi there")]
+
+
+def _prefill_bits(model, tokenizer, prompts, which, cache):
+    """(KV per layer, last logits) of prompt ``which`` after prefilling ``prompts`` in order."""
+    from goodbadgreedy.generation import engine
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
+
+    make_linears_row_invariant(model)  # as engine.generate does
+    b = engine._Batcher(model, tokenizer, prompts, SamplingParams(do_sample=False), (), 8, cache)
+    b.queued = {}
+    with torch.inference_mode():
+        b._prefill(list(range(len(prompts))))
+    return b.prefixes[which]
+
+
+def _same_bits(a, b) -> bool:
+    (kv_a, logits_a), (kv_b, logits_b) = a, b
+    return torch.equal(logits_a, logits_b) and all(
+        torch.equal(ka, kb) and torch.equal(va, vb) for (ka, va), (kb, vb) in zip(kv_a, kv_b, strict=True))
+
+
+def test_cached_prefix_gives_the_same_bits_as_the_prompt_alone(tiny_model, tokenizer, shared_prompts):
+    """Policy: a prompt's keys/values and next-token logits are bitwise the same whether it is
+    prefilled alone (empty cache), on top of a prefix another prompt left in the cache, or after
+    unrelated prompts; and the cache is really used (its hits cover the shared full chunks).
+
+    Negative controls: a cache chunk altered in one ulp changes the result (so the comparison
+    sees last-bit differences and the cached bits are really read), and so does a prefill of a
+    long prompt split at other chunk boundaries (why the split is canonical, aligned at 0).
+    """
+    from goodbadgreedy.generation import engine
+    from goodbadgreedy.generation.prefix_cache import PrefixCache
+
+    C = 4 * engine.ROW_BLOCK  # small chunks: the fixture's prompts span several
+    x = shared_prompts[1]
+    shared = next(i for i, (a, b) in enumerate(zip(shared_prompts[0], x, strict=False)) if a != b)
+    assert shared >= 3 * C  # the fixture shares several full chunks
+
+    alone = _prefill_bits(tiny_model, tokenizer, [x], 0, PrefixCache(C))
+    cache = PrefixCache(C)
+    _prefill_bits(tiny_model, tokenizer, shared_prompts[:1], 0, cache)
+    hits = cache.hits
+    cached = _prefill_bits(tiny_model, tokenizer, [x], 0, cache)
+    assert cache.hits - hits == shared // C
+    assert _same_bits(cached, alone)
+    mixed = _prefill_bits(tiny_model, tokenizer, [shared_prompts[3], shared_prompts[2], x], 2, PrefixCache(C))
+    assert _same_bits(mixed, alone)
+
+    # negative control 1: one cached key one ulp off -> other bits
+    k0, v0 = cache.lookup(x, 1)[0][0]
+    with torch.inference_mode():
+        k0[0, 0, 0] = torch.nextafter(k0[0, 0, 0], torch.tensor(float("inf")))
+    assert not _same_bits(_prefill_bits(tiny_model, tokenizer, [x], 0, cache), alone)
+    # negative control 2: past 512 keys (the CPU attention kernel's key block) a split at other
+    # boundaries computes other last bits, close values: why the split is canonical
+    long = tokenizer.apply_chat_template(
+        [{"role": "system", "content": "Think step by step. " * 120}, {"role": "user", "content": "hi"}],
+        add_generation_prompt=True, tokenize=True, return_dict=False)
+    assert len(long) > 600
+    ref = _prefill_bits(tiny_model, tokenizer, [long], 0, PrefixCache(C))
+    other = _prefill_bits(tiny_model, tokenizer, [long], 0, PrefixCache(C + engine.ROW_BLOCK))
+    assert not _same_bits(other, ref)
+    assert torch.allclose(other[1], ref[1], atol=1e-4)
+
+
+def test_samples_do_not_depend_on_a_cached_prefix_or_the_batch(tiny_model, tokenizer, shared_prompts):
+    """Policy: a sample's tokens are the same when its prompt runs alone with an empty cache,
+    after another prompt cached its prefix (a cache shared across calls), and in a mixed batch
+    with prompts that share the prefix and one that does not, at batch sizes 1, 3 and 16.
+    Not vacuous: the samples of a prompt differ, and the shared cache served chunks."""
+    from goodbadgreedy.generation import engine
+    from goodbadgreedy.generation.prefix_cache import PrefixCache
+
+    C = 4 * engine.ROW_BLOCK  # small chunks: the fixture's prompts span several
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=12)
+    seeds = [[50 * i + j for j in range(3)] for i in range(len(shared_prompts))]
+    alone = [generate(tiny_model, tokenizer, [p], [s], params, batch_size=1, progress=False,
+                      prefix_cache=PrefixCache(C))[0]
+             for p, s in zip(shared_prompts, seeds, strict=True)]
+    cache = PrefixCache(C)
+    generate(tiny_model, tokenizer, shared_prompts[:1], seeds[:1], params, progress=False, prefix_cache=cache)
+    hits = cache.hits
+    again = generate(tiny_model, tokenizer, shared_prompts[1:3], seeds[1:3], params, progress=False,
+                     prefix_cache=cache)
+    assert cache.hits > hits
+    assert _ids(again) == _ids(alone[1:3])
+    for bs in (1, 3, 16):
+        mixed = generate(tiny_model, tokenizer, shared_prompts, seeds, params, batch_size=bs, progress=False,
+                         prefix_cache=PrefixCache(C))
+        assert _ids(mixed) == _ids(alone)
+    assert len({tuple(s) for s in _ids(alone)[1]}) > 1
+
+
+def test_prefix_cache_keys_are_whole_prefixes_and_eviction_is_lru():
+    """Policy: a chunk is found only under the exact token prefix that precedes it (the same
+    chunk tokens after another prefix is a miss); lookups stop at the first miss and at
+    ``limit``; beyond ``max_bytes`` the least recently used chunks go first, children before
+    their parents; a chunk larger than the budget is not kept."""
+    from goodbadgreedy.generation.prefix_cache import PrefixCache
+
+    def kv(x):  # one layer, 1 KiB per chunk
+        return [(torch.full((1, 2, 64), float(x)), torch.full((1, 2, 64), float(x)))]
+
+    c = PrefixCache(2, max_bytes=3 * 1024)
+    a, b = [1, 2, 3, 4, 5, 6], [9, 9, 3, 4, 5, 6]
+    for i in range(3):
+        c.insert(a, i, kv(i))
+    assert [float(ch[0][0][0, 0, 0]) for ch in c.lookup(a, 3)] == [0, 1, 2]
+    assert len(c.lookup(a, 2)) == 2
+    assert c.lookup(b, 3) == []  # same chunks 1, 2 after another chunk 0: not found
+    c.insert(b, 1, kv(7))  # its parent chunk is not cached: nothing stored
+    assert len(c) == 3
+    c.insert(b, 0, kv(8))  # over budget: evicts a's deepest chunk (least recent), keeps its parents
+    assert len(c) == 3 and c.bytes == 3 * 1024
+    assert len(c.lookup(a, 3)) == 2 and len(c.lookup(b, 1)) == 1
+    assert len(PrefixCache(2, max_bytes=100).lookup(a, 3)) == 0
+    small = PrefixCache(2, max_bytes=100)
+    small.insert(a, 0, kv(0))
+    assert len(small) == 0
+
+
+def test_ghost_rows_skip_the_attention_and_change_no_live_row(tiny_model, tokenizer, prompts, monkeypatch):
+    """Policy: in a decoding step, attention is computed only for live rows (a batch of one
+    sample still runs its GEMMs over a whole 8-row block, but its 7 ghost rows get no attention
+    call), and skipping them does not change the live rows' samples (same tokens as with every
+    row computed).
+
+    Negative control: with the skip switched off, the attention calls of a step hold all 8 rows.
+    """
+    from goodbadgreedy.generation import attention, engine
+
+    rows_per_call = []
+    real_sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, *args, **kwargs):
+        if q.shape[2] == 1:  # decoding steps: one query per row
+            rows_per_call.append(q.shape[0])
+        return real_sdpa(q, *args, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=6)
+    skipped = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
+    assert rows_per_call and set(rows_per_call) == {1}
+
+    rows_per_call.clear()
+    real_forward = attention.rowwise_attention_forward
+
+    def no_skip(*args, gbg_live_rows=None, **kwargs):
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "rowwise_attention_forward", no_skip)
+    attention.register()
+    try:
+        full = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
+    finally:
+        monkeypatch.undo()
+        attention.register()
+    assert set(rows_per_call) == {engine.ROW_BLOCK}
+    assert _ids(skipped) == _ids(full)
+
+
+def test_engine_linears_give_a_row_the_same_bits_at_every_block_count(tiny_model, tokenizer, prompts):
+    """Policy: every matrix product of the engine gives a row the same bits whatever the number
+    of rows in the call (whole 8-row blocks: 8, 16, ... 64) and the row's position, for the
+    packaged model's layer shapes (576 -> 576, 576 -> 192, 576 -> 1536, 1536 -> 576). The engine
+    switches a model's ``nn.Linear`` layers to that computation itself, idempotently.
+
+    Negative control (on this CPU, MKL with AVX-512): plain ``F.linear`` gives an 8-row call
+    other last bits than a 16-row call for these shapes, so the check can fail.
+    """
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
+
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        plain_differs = False
+        for out_f, in_f in [(576, 576), (192, 576), (1536, 576), (576, 1536)]:
+            layer = torch.nn.Linear(in_f, out_f, bias=False)
+            x = torch.randn(64, in_f)
+            plain = [torch.nn.functional.linear(x[:m], layer.weight) for m in (8, 16, 64)]
+            plain_differs |= not torch.equal(plain[0], plain[1][:8])
+            make_linears_row_invariant(layer)
+            make_linears_row_invariant(layer)  # idempotent
+            full = layer(x)
+            for m in (8, 16, 24, 32, 64):
+                assert torch.equal(layer(x[:m]), full[:m])
+            perm = torch.randperm(64)
+            assert torch.equal(layer(x[perm]), full[perm])
+            assert torch.allclose(full, plain[2], atol=1e-4)
+        assert plain_differs
+    finally:
+        torch.set_num_threads(threads)
+    generate(tiny_model, tokenizer, prompts[:1], [[None]], SamplingParams(do_sample=False, max_new_tokens=1),
+             progress=False)
+    assert all(getattr(m, "_gbg_row_invariant", False) for m in tiny_model.modules()
+               if isinstance(m, torch.nn.Linear))

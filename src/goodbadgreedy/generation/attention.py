@@ -13,9 +13,11 @@ two threads a row's last bits changed with the number of rows in the call (seen 
 one-token queries); with one thread every row's result is the same whatever the call holds
 (tested), and it no longer depends on the machine's core count either. One thread also avoids
 waking the thread pool for hundreds of tiny calls per step (seen here: 128 one-row calls took
-760 ms per layer with two threads under load, 10 ms with one). The projections and MLP stay
-batched and multi-threaded: their GEMMs give the same row results whatever the number of rows, as
-long as the rows fill whole blocks (see ``engine.ROW_BLOCK``; checked in the tests on this CPU).
+760 ms per layer with two threads under load, 10 ms with one); the thread count is switched only
+when the job runs more than one thread (it was switched 60 times per decoding step before). Rows
+whose output is never read (the engine's ghost rows) get no kernel call (``gbg_live_rows``). The
+projections and MLP stay batched: :func:`make_linears_row_invariant` computes them so that a row's
+result does not depend on the number of rows in the call (checked in the tests on this CPU).
 
 Registered under the name :data:`ATTN_IMPLEMENTATION` with transformers' ``AttentionInterface``
 (and the sdpa mask builder), for any model whose attention layers call the attention interface
@@ -38,6 +40,7 @@ def rowwise_attention_forward(
     attention_mask: torch.Tensor | None,
     dropout: float = 0.0,
     scaling: float | None = None,
+    gbg_live_rows: list[bool] | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
     """Attention over each row's valid key span, on one thread (see the module docstring).
@@ -52,6 +55,10 @@ def rowwise_attention_forward(
             valid keys are a contiguous span ending at kv_len.
         dropout: ignored (inference only: no attention dropout).
         scaling: the softmax scale (None: 1/sqrt(head_dim)).
+        gbg_live_rows: per batch row, False for a row whose output is never read (the engine's
+            ghost rows and free slots, passed down from the model call): its attention is not
+            computed and its output is zeros. Other rows are not affected (a row's result does
+            not depend on the rows in its kernel call). None: every row is computed.
         **kwargs: the other arguments of transformers' attention interface, ignored.
 
     Returns:
@@ -71,28 +78,41 @@ def rowwise_attention_forward(
         starts = first.tolist()
     out = query.new_zeros((bsz, heads, q_len, head_dim))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if threads != 1:  # setting it costs a pool round trip even when unchanged: only when needed
+        torch.set_num_threads(1)
     try:
+        live = [True] * bsz if gbg_live_rows is None else gbg_live_rows
         b = 0
         while b < bsz:
-            # a run of adjacent rows with the same key span goes through one kernel call
+            if not live[b]:
+                b += 1
+                continue
+            # a run of adjacent live rows with the same key span goes through one kernel call
             s, e = starts[b], b + 1
-            while e < bsz and starts[e] == s:
+            while e < bsz and starts[e] == s and live[e]:
                 e += 1
             # strided views, no copies: the kernel's results do not depend on strides (tested),
             # and grouped-query attention is done by the kernel (enable_gqa), not by repeating K/V
             q_from = max(q_len - (kv_len - s), 0)  # queries at padded positions are skipped
+            n_q, n_k = q_len - q_from, kv_len - s
+            mask = None
+            if 1 < n_q < n_k:
+                # a chunk on top of cached keys: causal aligned bottom-right (query t sees keys
+                # up to n_k - n_q + t); SDPA's is_causal would align it top-left
+                mask = torch.ones((n_q, n_k), dtype=torch.bool, device=query.device).tril(n_k - n_q)
             out[b:e, :, q_from:, :] = F.scaled_dot_product_attention(
                 query[b:e, :, q_from:, :],
                 key[b:e, :, s:, :],
                 value[b:e, :, s:, :],
-                is_causal=q_len - q_from > 1,
+                attn_mask=mask,
+                is_causal=mask is None and n_q > 1,
                 scale=scaling,
                 enable_gqa=gqa,
             )
             b = e
     finally:
-        torch.set_num_threads(threads)
+        if threads != 1:
+            torch.set_num_threads(threads)
     return out.transpose(1, 2).contiguous(), None
 
 
@@ -104,3 +124,37 @@ def register() -> str:
     AttentionInterface.register(ATTN_IMPLEMENTATION, rowwise_attention_forward)
     AttentionMaskInterface.register(ATTN_IMPLEMENTATION, sdpa_mask)
     return ATTN_IMPLEMENTATION
+
+
+def _row_invariant_linear(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``nn.Linear.forward`` as ``(W @ x^T)^T``: see :func:`make_linears_row_invariant`."""
+    flat = x.reshape(-1, x.shape[-1])
+    y = torch.mm(self.weight, flat.t()).t()
+    if self.bias is not None:
+        y = y + self.bias
+    return y.reshape(*x.shape[:-1], y.shape[-1])
+
+
+def make_linears_row_invariant(model: torch.nn.Module) -> torch.nn.Module:
+    """Compute every ``nn.Linear`` of ``model`` as ``(W @ x^T)^T`` instead of ``x @ W^T`` (in place).
+
+    Why: measured on this CPU (MKL, AVX-512, one thread) with the packaged model's shapes (576 x
+    576, 192 x 576, 1536 x 576, 576 x 1536, 49152 x 576): ``F.linear`` gives a row other last
+    bits in an 8-row call than in a call of 16 or more rows (it takes another kernel for small
+    M), so a decoding batch of 8 rows and one of 16 disagreed. With the weight as the left
+    operand, a row's result is the same for every row count from 2 to 512 and every position
+    (1 is the exception: a matrix-vector kernel; the engine never runs fewer than
+    ``engine.ROW_BLOCK`` rows), and the 8-row product costs about its 1-row one instead of 2-3x
+    (``F.linear`` repacks the transposed weight on every call). With two threads the 576 x 1536
+    product still changed between 40 and 64 rows: the engine's bitwise guarantees are measured
+    with one torch thread.
+
+    Idempotent; returns ``model``.
+    """
+    import types
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and not getattr(module, "_gbg_row_invariant", False):
+            module.forward = types.MethodType(_row_invariant_linear, module)
+            module._gbg_row_invariant = True
+    return model

@@ -48,6 +48,7 @@ class HFBackend:
                  batch_size: int = 32) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.model_sha, self.dtype, self.device, self.batch_size = model_sha, dtype, device, batch_size
+        self.prefix_cache = None  # the KV of prompt chunks, shared by every generate call on this model
 
     def prepare(self, prompt: Prompt) -> PreparedPrompt:
         """The chat-templated prompt and its token ids."""
@@ -61,8 +62,13 @@ class HFBackend:
         """See :func:`goodbadgreedy.generation.engine.generate` (``prompts`` are token ids)."""
         from goodbadgreedy.generation import engine  # looked up per call: tests can spy on it
 
+        if self.prefix_cache is None:
+            from goodbadgreedy.generation.prefix_cache import PrefixCache
+
+            self.prefix_cache = PrefixCache(engine.PREFILL_CHUNK)
         return engine.generate(self.model, self.tokenizer, prompts, seeds, params, stop=stop,
-                               batch_size=self.batch_size, on_sample_done=on_sample_done, progress=progress)
+                               batch_size=self.batch_size, on_sample_done=on_sample_done, progress=progress,
+                               prefix_cache=self.prefix_cache)
 
 
 class OpenAIServedBackend:

@@ -5,8 +5,26 @@ Design (see docs/architecture.md):
 * Rows are (prompt, sample) pairs. Rows of one batch that share a prompt share its prefill: the
   prompt is run through the model once and its KV cache is copied to each of its samples
   (prefix sharing).
-* Prompts are left-padded; position ids follow the attention mask, so padding does not shift
-  positions.
+* Prefix caching (automatic, from token ids): every prompt is prefilled in chunks of
+  :data:`PREFILL_CHUNK` tokens aligned at position 0, one prompt per forward pass, and the keys/
+  values of every full chunk are kept in a :class:`~goodbadgreedy.generation.prefix_cache.PrefixCache`
+  (a trie over whole chunks, least-recently-used eviction by bytes). A prompt that starts with
+  chunks already computed (the GSM8K system prompt + 8 exemplars, ~805 tokens; the chat
+  template's system prompt of MMLU-Redux and HumanEval, 32-48 tokens, is shorter than a chunk)
+  computes only the chunks after them. Why chunks at fixed boundaries: a prefix+suffix split computes other matrix and
+  attention shapes than a one-pass prefill, so its last bits would differ; with one canonical
+  split, chunk i of a prompt is always the same computation (same tokens, same cached keys
+  before it, same shapes), so a cached chunk holds exactly the bits a fresh one would, and a
+  prompt's logits are bitwise the same alone, after a prompt that shared its prefix, or in any
+  batch (tested). Cost: a prompt of n tokens takes ceil(n / 256) forward passes instead of one
+  batched pass (each with the fixed per-pass cost, the "rest" row below), the last chunk is padded to whole 8-row
+  blocks (at most 7 wasted rows, instead of padding every prompt to the longest one of the
+  batch), and the middle chunks skip the lm_head. The cache holds 46 KB per token for the
+  packaged model (fp32, 30 layers, 3 KV heads of 64), 512 MiB by default. The split matters:
+  on the packaged model a GSM8K prompt prefilled in chunks of 64 or in one pass got logits
+  up to 3e-5 away from chunks of 32 (the CPU attention kernel blocks keys by 512).
+* The decoding batch is left-padded on one KV timeline; position ids are the rows' own, so
+  padding does not shift positions.
 * Finished rows are dropped from the batch (and from the KV cache) as soon as they finish, so no
   compute is spent on them.
 * Every decoding step is done by :func:`next_tokens`, our own implementation of the logits
@@ -15,6 +33,42 @@ Design (see docs/architecture.md):
   ``torch.Generator`` seeded with the row's seed. A sample's random stream therefore depends only
   on its seed, not on N, the batch size or its neighbours in the batch. Greedy decoding is argmax
   and needs no seed.
+
+Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread, a GSM8K
+prompt of 861 tokens, 24 steps; the machine shared with other work, load 4-5 on 2 cores, so
+absolute figures are noisy within a factor 2; ms per step, module hooks around every
+``nn.Linear``, the attention function, the mask builder, the KV update and :func:`next_tokens`):
+
+=========================  ======================  ==================  ==================
+part                       8 live rows (2 x N=4)   1 live row, before  1 live row, after
+=========================  ======================  ==================  ==================
+q/k/v/o projections        47                      48                  25
+MLP                        155                     143                 77
+lm_head (49152 x 576)      76                      81                  39
+attention calls            147                     155                 11
+KV-cache update            2.7                     1.7                 0.9
+mask building              0.6                     0.2                 0.3
+sampling                   6.3                     1.5                 0.7
+rest (Python, norms, rope)  53                      52                  24
+step                       480                     479                 176
+=========================  ======================  ==================  ==================
+
+What was learnt: (1) a step with one live row was computed as a whole 8-row block *including
+the attention of its 7 ghost rows*, each reading its own copy of the 861-column KV: attention
+was a third of the step. Ghost rows now skip the attention (bitwise neutral for live rows,
+tested): 155 -> 11 ms (the other rows of the two 1-row columns run the same GEMMs: their
+differences are the machine's noise). The 8-row GEMMs stay (batch invariance). In isolated
+products the 8-row ``(W @ x^T)^T`` cost about its 1-row one (1536 x 576: 0.43 vs 0.39 ms)
+where ``F.linear`` cost 2.9x (1.16 vs 0.40 ms), but a whole forward pass of 8 one-token rows
+measured the same with both (223 vs 228 ms, medians of 12, interleaved): no gain at the model
+level here; the change is for invariance. (2) Mask building, KV bookkeeping and
+sampling are small (< 2 %). (3) The GEMMs are memory-bound: a step reads 538 MB of weights,
+118 ms at the 4.6 GB/s a copy reached during the same session, against ~280 ms measured for
+the projections, MLP and lm_head together. (4) With 8 live rows the attention is still ~30 %:
+each sample reads its own copy of its prompt's KV (8 x 40 MB per step); attending to a shared
+prompt once for all its samples (cascade attention, as FlashInfer and Hydragen do) is the next
+step and is not done. (5) At one thread, attention no longer toggles the thread count (it did
+60 times per step).
 
 Remaining limits of exact reproducibility, honestly stated: the logits themselves are floating-
 point results whose last bits can differ between hardware, BLAS libraries, dtypes and (rarely)
@@ -33,14 +87,27 @@ import torch
 from goodbadgreedy.errors import ConfigError
 from goodbadgreedy.generation.backend_base import Sample, SampleCallback
 from goodbadgreedy.generation.params import SamplingParams  # noqa: F401  (re-exported)
+from goodbadgreedy.generation.prefix_cache import PrefixCache
 
-#: Every matrix product runs over a multiple of this many rows. MKL's sgemm computes rows in
-#: blocks of 4 (AVX2 here; 8 on some AVX-512 builds); rows in a partial block at the end go
-#: through an edge kernel whose results differ in the last bits (seen: 3e-5 in a logit). With
-#: whole blocks a row's result depends neither on how many rows run with it nor on its position.
-#: So prompts are left-padded to a multiple of this width, and decoding batches are topped up
-#: with copies of a live row ("ghost rows") whose outputs are never read.
+#: Every matrix product runs over a multiple of this many rows. The products are computed as
+#: ``(W @ x^T)^T`` (:func:`~goodbadgreedy.generation.attention.make_linears_row_invariant`),
+#: which on this CPU gives a row the same bits for any row count from 2 up; a single row goes
+#: through a matrix-vector kernel with other last bits (seen: 3e-5 in a logit), and plain
+#: ``F.linear`` even differed between 8 and 16 rows. So prefill chunks are padded to whole
+#: blocks and decoding batches are topped up with copies of a live row ("ghost rows") whose
+#: outputs are never read (they skip the attention; the GEMMs still see whole blocks).
 ROW_BLOCK = 8
+
+#: Prompts are prefilled in chunks of this many tokens, aligned at position 0 (a multiple of
+#: ROW_BLOCK). Full chunks are cached by their token ids (:class:`~.prefix_cache.PrefixCache`): a prompt
+#: that starts with the same chunks as an earlier one reuses their keys/values. Chosen by
+#: measurement (prefill seconds of the default profile's prompts, 1 thread, loaded machine;
+#: chunks of 32 / 128 / 256 / one pass per prompt): GSM8K 6 prompts 6.3 / 4.2 / 4.1 / 14.9,
+#: HumanEval 8 prompts 13.0 / 6.7 / 5.4 / 5.6, MMLU-Redux 16 prompts 7.6 / 5.7 / 5.2 / 5.2. A
+#: forward pass has a large fixed cost here, so small chunks lose more than their finer sharing
+#: gains (GSM8K shares 768 of its 805 common tokens at 128 and at 256; the 32-48 tokens MMLU-Redux
+#: and HumanEval prompts share are below one chunk either way).
+PREFILL_CHUNK = 256
 
 
 def _round_up(n: int, block: int = ROW_BLOCK) -> int:
@@ -182,6 +249,7 @@ def generate(
     batch_size: int = 16,
     on_sample_done: SampleCallback | None = None,
     progress: bool = True,
+    prefix_cache: PrefixCache | None = None,
 ) -> list[list[Sample]]:
     """Generate ``len(seeds[i])`` samples for every prompt ``i``.
 
@@ -205,12 +273,17 @@ def generate(
             the sample there, so a killed run loses only the rows in flight). It runs in this
             thread; decoding waits for it.
         progress: show a tqdm progress bar with tokens/s on stderr.
+        prefix_cache: the KV of prompt chunks already computed (shared across calls on the same
+            model, e.g. by the ``hf`` backend); None: a fresh one for this call. Its ``chunk``
+            must be a multiple of :data:`ROW_BLOCK`, and a cache must never be shared between
+            models or dtypes.
 
     Returns:
         ``out[i][j]``: sample j of prompt i.
 
     Raises:
-        ConfigError: a sampling config got a None seed, or ``batch_size`` < 1.
+        ConfigError: a sampling config got a None seed, ``batch_size`` < 1, or a prefix cache
+            whose chunk is not a multiple of :data:`ROW_BLOCK`.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size={batch_size} must be >= 1")
@@ -256,7 +329,15 @@ def generate(
         if bar is not None:
             bar.update(1)
 
-    _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows))).run(rows, finished, generated)
+    if prefix_cache is None:
+        prefix_cache = PrefixCache(PREFILL_CHUNK)
+    elif prefix_cache.chunk % ROW_BLOCK:
+        raise ConfigError(f"prefix cache chunk {prefix_cache.chunk} must be a multiple of ROW_BLOCK={ROW_BLOCK}")
+    from goodbadgreedy.generation.attention import make_linears_row_invariant
+
+    make_linears_row_invariant(model)
+    _Batcher(model, tokenizer, prompts, params, stop, min(batch_size, len(rows)), prefix_cache).run(
+        rows, finished, generated)
     if bar is not None:
         bar.close()
     return out
@@ -273,7 +354,8 @@ class _Batcher:
     hold stale copies and are computed but never read (so every GEMM sees whole row blocks).
     """
 
-    def __init__(self, model, tokenizer, prompts, params: SamplingParams, stop, batch_size: int):
+    def __init__(self, model, tokenizer, prompts, params: SamplingParams, stop, batch_size: int,
+                 prefix_cache: PrefixCache):
         self.model, self.tokenizer, self.prompts, self.params, self.stop = model, tokenizer, prompts, params, stop
         self.device = next(model.parameters()).device
         self.eos = _eos_ids(tokenizer, model)
@@ -281,6 +363,8 @@ class _Batcher:
         self.vocab = model.get_output_embeddings().weight.shape[0]
         self.n_layers = model.config.get_text_config().num_hidden_layers
         self.batch_size = batch_size
+        self.decoder = model.get_decoder()
+        self.prefix_cache = prefix_cache
         self.slots: list[_Row | None] = []
         # prefilled prompts whose samples are still queued: prompt -> (per-layer (k, v), logits)
         self.prefixes: dict[int, tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = {}
@@ -349,31 +433,71 @@ class _Batcher:
 
     # ----- prefill -----
     def _prefill(self, prompt_ids: list[int]) -> None:
-        """Run the prompts not yet prefilled through the model; keep their KV and last logits."""
-        todo = [p for p in dict.fromkeys(prompt_ids) if p not in self.prefixes]
-        if not todo:
-            return
+        """Prefill the prompts not yet prefilled, chunk by chunk; keep their KV and last logits.
+
+        A prompt of n tokens is run through the model in chunks of :data:`PREFILL_CHUNK` tokens
+        aligned at position 0 (chunk i holds positions ``i*C .. (i+1)*C - 1``; the last chunk is
+        right-padded to whole :data:`ROW_BLOCK` rows). The full chunks before the last one are
+        looked up in (and added to) the prefix cache, so a prefix shared with an earlier prompt
+        is not computed again; since every chunk is always computed with the same shapes, a
+        cached chunk holds exactly the bits a fresh computation would give.
+        """
         from goodbadgreedy.generation.cache import PreallocatedCache
 
-        lengths = [len(self.prompts[p]) for p in todo]
-        width = _round_up(max(lengths))
-        ids = torch.full((len(todo), width), self.pad_id, dtype=torch.long)
-        attn = torch.zeros((len(todo), width), dtype=torch.long)
-        for i, p in enumerate(todo):
-            ids[i, width - lengths[i] :] = torch.tensor(list(self.prompts[p]), dtype=torch.long)
-            attn[i, width - lengths[i] :] = 1
-        ids, attn = ids.to(self.device), attn.to(self.device)
-        pos = (attn.cumsum(-1) - 1).clamp(min=0)
-        cache = PreallocatedCache(self.n_layers, width)
-        # the lm_head sees len(todo) * ROW_BLOCK rows: whole blocks
-        res = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True,
-                         logits_to_keep=ROW_BLOCK)
-        for i, p in enumerate(todo):
-            kv = [
-                (layer._k[i, :, width - lengths[i] :], layer._v[i, :, width - lengths[i] :])
-                for layer in res.cache.layers
-            ]
-            self.prefixes[p] = (kv, res.logits[i, -1, :])
+        C = self.prefix_cache.chunk
+        for p in dict.fromkeys(prompt_ids):
+            if p in self.prefixes:
+                continue
+            ids = list(self.prompts[p])
+            n = len(ids)
+            if n == 0:
+                raise ValueError(f"prompt {p} has no tokens")
+            n_chunks = -(-n // C)
+            cached = self.prefix_cache.lookup(ids, n_chunks - 1)  # the last chunk is always computed
+            width = (n_chunks - 1) * C + _round_up(n - (n_chunks - 1) * C)
+            cache = PreallocatedCache(self.n_layers, width)
+            start = len(cached) * C
+            if cached:
+                first = cached[0]
+                for layer, (k0, v0) in zip(cache.layers, first, strict=True):
+                    layer.lazy_initialization(k0.unsqueeze(0), v0.unsqueeze(0))
+                for i, chunk_kv in enumerate(cached):
+                    for layer, (k, v) in zip(cache.layers, chunk_kv, strict=True):
+                        layer._k[0, :, i * C : (i + 1) * C] = k
+                        layer._v[0, :, i * C : (i + 1) * C] = v
+                for layer in cache.layers:
+                    layer.length = start
+                    layer.keys, layer.values = layer._k[:, :, :start], layer._v[:, :, :start]
+            logits = None
+            for i in range(len(cached), n_chunks):
+                lo, hi = i * C, min((i + 1) * C, n)
+                m = hi - lo if hi - lo == C else _round_up(hi - lo)
+                chunk = torch.full((1, m), self.pad_id, dtype=torch.long)
+                chunk[0, : hi - lo] = torch.tensor(ids[lo:hi], dtype=torch.long)
+                last = i == n_chunks - 1
+                keep = 0
+                if last:  # the lm_head sees the whole 8-row block that holds the last real token
+                    b0 = (hi - lo - 1) // ROW_BLOCK * ROW_BLOCK
+                    keep = torch.arange(b0, b0 + ROW_BLOCK, device=self.device)
+                kwargs = dict(
+                    input_ids=chunk.to(self.device),
+                    attention_mask=torch.ones((1, lo + m), dtype=torch.long, device=self.device),
+                    position_ids=torch.arange(lo, lo + m, device=self.device).unsqueeze(0),
+                    cache=cache, use_cache=True,
+                )
+                # a middle chunk needs no logits: the decoder alone (no lm_head)
+                res = self.model(**kwargs, logits_to_keep=keep) if last else self.decoder(**kwargs)
+                cache = res.cache
+                for layer in cache.layers:  # drop the padding's keys/values
+                    layer.length = hi
+                    layer.keys, layer.values = layer._k[:, :, :hi], layer._v[:, :, :hi]
+                if last:
+                    logits = res.logits[0, (hi - lo - 1) - b0, :]
+                elif hi - lo == C:
+                    self.prefix_cache.insert(
+                        ids, i, [(layer._k[0, :, lo:hi].clone(), layer._v[0, :, lo:hi].clone())
+                                 for layer in cache.layers])
+            self.prefixes[p] = ([(layer._k[0, :, :n], layer._v[0, :, :n]) for layer in cache.layers], logits)
 
     def _take(self, queue: list[_Row], n: int) -> list[_Row]:
         taken, queue[:] = queue[:n], queue[n:]
@@ -495,8 +619,11 @@ class _Batcher:
         self._make_room()
         B = len(self.slots)
         self.attn = torch.cat([self.attn, torch.ones((B, 1), dtype=self.attn.dtype, device=self.device)], dim=1)
+        # ghost rows and free slots skip the attention (their outputs are never read); the GEMMs
+        # still see whole row blocks
         res = self.model(input_ids=step_ids.unsqueeze(-1), attention_mask=self.attn,
-                         position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True)
+                         position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True,
+                         gbg_live_rows=[r is not None for r in self.slots])
         self.cache = res.cache
         self.length += 1
         self.logits = res.logits[:, -1, :]

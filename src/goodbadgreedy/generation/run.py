@@ -42,7 +42,8 @@ __all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_sh
 
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
 #: 2: attention on one thread, grouped by key span (last bits of the logits changed).
-ENGINE_VERSION = 2
+#: 3: prompts prefilled in fixed chunks aligned at position 0, prefix caching (last bits changed).
+ENGINE_VERSION = 3
 
 
 def sha256_text(text: str) -> str:
