@@ -1215,6 +1215,16 @@ def _print_exception(exc, skip=1, file=None):
         pass
 
 
+def _main_module(path, source):
+    """A fresh ``__main__`` module for the program at ``path`` (its source registered for tracebacks)."""
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = builtins
+    module.__dict__["__file__"] = path
+    sys.modules["__main__"] = module
+    _register_source("program.py", source)
+    return module
+
+
 def _register_source(filename, source):
     """Let tracebacks show the lines of code that has no file (in this process only)."""
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -1230,11 +1240,7 @@ def _harness(source, path):
     """
     _getpid, _exit, _write, _BE = os.getpid, os._exit, os.write, BaseException
     me = _getpid()
-    module = types.ModuleType("__main__")
-    module.__dict__["__builtins__"] = builtins
-    module.__dict__["__file__"] = path
-    sys.modules["__main__"] = module
-    _register_source("program.py", source)
+    module = _main_module(path, source)
     try:
         exec(compile(source, "program.py", "exec"), module.__dict__)
     except _BE as exc:
@@ -1421,11 +1427,7 @@ def _serve_candidate(program, entry, path):
             pass
         _print(exc, skip)
 
-    module = types.ModuleType("__main__")
-    module.__dict__["__builtins__"] = builtins
-    module.__dict__["__file__"] = path
-    sys.modules["__main__"] = module
-    _register_source("program.py", program)
+    module = _main_module(path, program)
     try:
         exec(compile(program, "program.py", "exec"), module.__dict__)
     except _BE as exc:
