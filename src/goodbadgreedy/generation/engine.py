@@ -38,8 +38,8 @@ Design (see docs/architecture.md):
   one (under the distribution it was drawn from) in ``Sample.logprobs`` /
   ``Sample.processed_logprobs``, read off the step's tensors after the token is chosen, so the
   tokens are exactly those of a run without them. The ``logprob`` scorer reads them instead of
-  running the model over every response again. Cost: two float64 ``logsumexp`` over the vocabulary
-  per live row and step (one when nothing processes the logits; see :func:`chosen_logprobs`).
+  running the model over every response again. Cost: two float32 ``log_softmax`` over the live
+  rows per step (one when nothing processes the logits; see :func:`chosen_logprobs`).
 
 Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread, a GSM8K
 prompt of 861 tokens, 24 steps; the machine shared with other work, load 4-5 on 2 cores, so
@@ -184,27 +184,22 @@ def sample_inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Ten
 def chosen_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Log-probability of one chosen token per row under ``softmax(logits)``.
 
-    Each row is computed on its own, in float64, as ``logits[t] - logsumexp(logits)``, and
-    rounded to float32. On its own: a reduction over a (rows, vocab) tensor splits its work
-    differently for one row than for many (seen: other last bits for a row alone than in a batch
-    of 8 with 2 threads), and a sample's values must not depend on its neighbours in the batch
-    (the sample cache reuses them; tested). In float64: the rounding to float32 then hides a
-    different summation order (another thread count) in all but rare cases.
+    ``log_softmax`` over the last dimension, in float32, read at the chosen tokens. Its CPU kernel
+    computes each row whole, by one thread, with the same vector code whatever the number of
+    rows, so a row's value does not depend on its neighbours in the batch (the sample cache
+    reuses them; tested). A ``logsumexp`` reduction does not have that property: it split one
+    row's sum across threads differently than a batch's (seen: other last bits for a row alone
+    than in a batch of 8, 2 threads).
 
     Args:
-        logits: (rows, vocab) float logits; entries of ``-inf`` (filtered tokens) allowed, not a
+        logits: (rows, vocab) float32 logits; entries of ``-inf`` (filtered tokens) allowed, not a
             whole row of them.
         tokens: (rows,) int64 chosen token ids.
 
     Returns:
-        (rows,) float32 log-probabilities in nats (the chosen tokens' entries of
-        ``log_softmax(logits)``, without materializing it).
+        (rows,) float32 log-probabilities in nats.
     """
-    out = torch.empty(tokens.shape[0], dtype=torch.float32, device=logits.device)
-    for r, t in enumerate(tokens.tolist()):
-        row = logits[r].to(torch.float64)
-        out[r] = row[t] - torch.logsumexp(row, dim=0)
-    return out
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
 def next_tokens(
