@@ -54,12 +54,13 @@ def test_backend_entries_validate_with_defaults(params):
     served = validate_params(_with_model(params, copy.deepcopy(SERVED)))["models"]["m"]
     assert served["openai"] == {
         "base_url": "http://127.0.0.1:9/v1", "model": "served", "api_key_env": None, "concurrency": 4,
-        "max_retries": 5, "timeout_s": 120, "tokenizer": None, "continue_final_message": False,
+        "max_retries": 5, "timeout_s": 120, "tokenizer": None, "continue_final_message": False, "logprobs": True,
     }
     assert "source" not in served  # a served model needs no local weights
     spec = {"backend": "vllm", "source": "hf", "id": "org/model", "dtype": "bfloat16"}
     gpu = validate_params(_with_model(params, spec))["models"]["m"]
-    assert gpu["vllm"] == {"gpu_memory_utilization": 0.9, "tensor_parallel_size": 1, "max_model_len": None}
+    assert gpu["vllm"] == {"gpu_memory_utilization": 0.9, "tensor_parallel_size": 1, "max_model_len": None,
+                           "logprobs_mode": "raw_logprobs"}
     shipped = validate_params(params)["models"]["smollm2-135m"]
     assert shipped["backend"] == "hf" and "vllm" not in shipped and "openai" not in shipped
 
