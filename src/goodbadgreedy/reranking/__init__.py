@@ -75,10 +75,9 @@ def build_scorer(
         from goodbadgreedy.generation.model import read_manifest
 
         runtime = dict(runtime or {})
-        load_path = read_manifest(policy_manifest).load_path
-        if not load_path:
-            raise ConfigError(f"scorers.{name}: logprob needs the policy's local weights; "
-                              f"{policy_manifest} has none (a model served over HTTP)")
+        # loaded only if a row lacks recorded log-probabilities (teacher-forced fallback); a model
+        # without local weights (served over HTTP) can be scored when its server returned them
+        load_path = read_manifest(policy_manifest).load_path or None
         return LogprobScorer(options, load_path=load_path,
                              dtype=runtime.get("dtype", "float32"), device=runtime.get("device", "cpu"))
     from goodbadgreedy.reranking.reward_model import RewardModelScorer
