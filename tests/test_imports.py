@@ -71,6 +71,11 @@ Policy (each clause is tested below):
      great_expectations and the generate jobs torch (the check reads what was really imported);
    * the checks can fail: a script whose ``main`` imports the engine (torch) and a check job's
      log that names torch are both reported.
+
+8. **One model load per job at most**: ``generation.model.load_model`` logs one line per load;
+   in the smoke run's logs no job has more than one, and every generate job has exactly one (the
+   count sees real loads: the ``hf`` backend loads its model once, in ``build_backend``, and the
+   engine reuses it for every prompt). Negative control: a log with two loads is reported.
 """
 
 from __future__ import annotations
@@ -567,3 +572,31 @@ def test_no_job_of_the_smoke_run_imported_a_heavy_package_it_does_not_need(smoke
     checks, generates = imported_by(logs, "check"), imported_by(logs, "generate")
     assert checks and all("great_expectations" in i and "torch" not in i for i in checks)
     assert generates and all({"torch", "transformers", "great_expectations"} <= i for i in generates)
+
+
+# --- 8. one model load per job at most ---------------------------------------------------------
+
+MODEL_LOADED = re.compile(r"goodbadgreedy\.generation\.model INFO model loaded: ", re.M)
+
+
+def model_loads(logs: Path) -> dict[str, int]:
+    """``{log: number of model loads}`` of every job log under ``logs``."""
+    return {str(p): len(MODEL_LOADED.findall(p.read_text())) for p in sorted(logs.rglob("*.log"))}
+
+
+def test_model_load_count_sees_every_load(tmp_path):
+    """Negative control of clause 8: two loads in one log are counted as two."""
+    line = "2026-01-01 00:00:00,000 goodbadgreedy.generation.model INFO model loaded: /m (float32, cpu) in 1.00 s\n"
+    (tmp_path / "p" / "generate").mkdir(parents=True)
+    (tmp_path / "p" / "generate" / "a.log").write_text(line + "generating\n" + line)
+    (tmp_path / "p" / "check.log").write_text("no model\n")
+    assert model_loads(tmp_path) == {str(tmp_path / "p" / "check.log"): 0, str(tmp_path / "p/generate/a.log"): 2}
+
+
+@pytest.mark.slow
+def test_no_job_of_the_smoke_run_loads_a_model_twice(smoke):
+    """Clause 8 on the smoke run's real jobs."""
+    loads = model_loads(smoke[0].root / "logs")
+    assert loads and max(loads.values()) <= 1, {k: n for k, n in loads.items() if n > 1}
+    generate = {k: n for k, n in loads.items() if "/generate/" in k}
+    assert generate and set(generate.values()) == {1}, generate
