@@ -37,7 +37,7 @@ COST = re.compile(r"job cost: start-up ([\d.?]+)(?: s)?, main ([\d.]+) s, ([\d.?
 GX = re.compile(r"great_expectations \S+ imported and its context built in ([\d.]+) s")
 
 
-def jobs(profile: str, model: str, benchmarks: list[str]) -> list[tuple[str, str, str]]:
+def jobs(profile: str, model: str, benchmarks: list[str]) -> list[tuple[str, ...]]:
     """``(label, rule, output)`` of the measured jobs (outputs relative to the work folder)."""
     out = [("select_items/gsm8k", "select_items", f"results/{profile}/items/gsm8k.parquet")]
     out += [(f"check/{b}", "check", f"results/{profile}/checks/{model}/{b}/sample.parquet") for b in benchmarks]
@@ -50,7 +50,7 @@ def log_of(rule: str, output: str, profile: str) -> str:
     return str(Path("logs", profile, rule, *parts[3:])) + ".log"  # results/<profile>/<kind>/...
 
 
-def run_job(folder: Path, rule: str, output: str, profile: str) -> dict:
+def run_job(folder: Path, rule: str, output: str, profile: str, log: str | None = None) -> dict:
     """Run one job through Snakemake in ``folder``; its times (seconds) and imported packages.
 
     Raises:
@@ -64,10 +64,11 @@ def run_job(folder: Path, rule: str, output: str, profile: str) -> dict:
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f"{folder}: snakemake -f {output} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    text = (folder / log_of(rule, output, profile)).read_text()
+    log = log or log_of(rule, output, profile)
+    text = (folder / log).read_text()
     found = COST.findall(text)
     if not found:
-        raise RuntimeError(f"{folder}: no 'job cost' line in {log_of(rule, output, profile)}:\n{text[-2000:]}")
+        raise RuntimeError(f"{folder}: no 'job cost' line in {log}:\n{text[-2000:]}")
     startup, main, age, imported = found[-1]
     gx = GX.findall(text)
     return {"startup": float(startup), "main": float(main), "job": float(age), "snakemake": wall,
@@ -82,15 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="smoke")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--benchmarks", default="gsm8k,humaneval", help="check jobs: comma-separated benchmarks")
+    ap.add_argument("--extra", action="append", default=[], metavar="RULE:OUTPUT[:LOG]",
+                    help="another job to time (repeatable), e.g. score:results/smoke/scores/m/b/sample/x.parquet; "
+                         "LOG: its log file where it is not logs/<profile>/<rule>/<OUTPUT's path after the kind>.log")
+    ap.add_argument("--only-extra", action="store_true", help="time only the --extra jobs")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    todo = jobs(args.profile, args.model, args.benchmarks.split(","))
+    todo = [] if args.only_extra else jobs(args.profile, args.model, args.benchmarks.split(","))
+    for extra in args.extra:
+        rule, output, *log = extra.split(":")
+        todo.append((f"{rule}/{Path(output).stem}", rule, output, *log))
     load_before = os.getloadavg()
     got: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.repeat):
         for folder in args.folders:
-            for label, rule, output in todo:
-                got.setdefault((str(folder), label), []).append(run_job(folder.resolve(), rule, output, args.profile))
+            for label, rule, output, *log in todo:
+                got.setdefault((str(folder), label), []).append(
+                    run_job(folder.resolve(), rule, output, args.profile, *log))
     load_after = os.getloadavg()
     rows = []
     for (folder, label), runs in got.items():
