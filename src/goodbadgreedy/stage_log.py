@@ -71,8 +71,9 @@ def job_cost(startup: float | None, main_s: float, age: float | None) -> str:
         age: seconds from the process start to ``main``'s return (None: unknown).
 
     Returns:
-        ``"job cost: start-up 0.41 s, main 2.90 s, 3.31 s since process start; imported: polars,
-        great_expectations"`` (``?`` for an unknown time, ``none`` when no heavy package was imported).
+        ``"job cost: start-up 0.41 s, main 2.90 s, 3.31 s since process start; imported:
+        great_expectations, polars"`` (:data:`HEAVY_MODULES` order; ``?`` for an unknown time,
+        ``none`` when no heavy package was imported).
     """
     def sec(x: float | None) -> str:
         return "?" if x is None else f"{x:.2f} s"
