@@ -33,10 +33,12 @@ every call in a process.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,8 @@ _MAX_VALUE_CHARS = 80
 
 _LOCK = threading.RLock()
 _GX_STATE: dict[str, Any] = {}
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +277,7 @@ def _gx() -> dict[str, Any]:
     with _LOCK:
         if _GX_STATE:
             return _GX_STATE
+        started = time.perf_counter()
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         import great_expectations.expectations as gxe
@@ -298,6 +303,8 @@ def _gx() -> dict[str, Any]:
             batch_definitions=batch_definitions,
             to_json=convert_to_json_serializable,
         )
+        log.info("great_expectations %s imported and its context built in %.2f s", gx.__version__,
+                 time.perf_counter() - started)
         return _GX_STATE
 
 

@@ -24,6 +24,8 @@ from goodbadgreedy.reranking.base import Scorer, Scores, ScoringInputs, score_ta
 
 #: The scorer types and what each needs from the score stage.
 SCORER_TYPES = ("self_consistency", "logprob", "reward_model")
+#: The scorer types that run a model (torch, transformers); a score job of another type imports neither.
+MODEL_SCORER_TYPES = ("logprob", "reward_model")
 
 
 def scorer_type(name: str, spec: Mapping[str, Any]) -> str:
@@ -85,4 +87,5 @@ def build_scorer(
     return RewardModelScorer(options, benchmark=benchmark)
 
 
-__all__ = ["SCORER_TYPES", "Scorer", "Scores", "ScoringInputs", "build_scorer", "score_table", "scorer_type"]
+__all__ = ["MODEL_SCORER_TYPES", "SCORER_TYPES", "Scorer", "Scores", "ScoringInputs", "build_scorer", "score_table",
+           "scorer_type"]
