@@ -4,13 +4,14 @@ from goodbadgreedy.stage_log import run
 
 
 def main(sm) -> None:
-    import torch
-
     from goodbadgreedy.lineage import publish_table
-    from goodbadgreedy.reranking import ScoringInputs, build_scorer, score_table
+    from goodbadgreedy.reranking import MODEL_SCORER_TYPES, ScoringInputs, build_scorer, score_table, scorer_type
     from goodbadgreedy.tables import read_table
 
-    torch.set_num_threads(sm.threads)
+    if scorer_type(sm.wildcards.scorer, sm.params.scorer) in MODEL_SCORER_TYPES:  # the others need no torch
+        import torch
+
+        torch.set_num_threads(sm.threads)
     generations = read_table(sm.input.generations, "generation")
     scorer = build_scorer(sm.wildcards.scorer, dict(sm.params.scorer), benchmark=sm.wildcards.benchmark,
                           policy_manifest=sm.input.model, runtime=sm.params.runtime)

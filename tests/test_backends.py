@@ -54,12 +54,13 @@ def test_backend_entries_validate_with_defaults(params):
     served = validate_params(_with_model(params, copy.deepcopy(SERVED)))["models"]["m"]
     assert served["openai"] == {
         "base_url": "http://127.0.0.1:9/v1", "model": "served", "api_key_env": None, "concurrency": 4,
-        "max_retries": 5, "timeout_s": 120, "tokenizer": None, "continue_final_message": False,
+        "max_retries": 5, "timeout_s": 120, "tokenizer": None, "continue_final_message": False, "logprobs": True,
     }
     assert "source" not in served  # a served model needs no local weights
     spec = {"backend": "vllm", "source": "hf", "id": "org/model", "dtype": "bfloat16"}
     gpu = validate_params(_with_model(params, spec))["models"]["m"]
-    assert gpu["vllm"] == {"gpu_memory_utilization": 0.9, "tensor_parallel_size": 1, "max_model_len": None}
+    assert gpu["vllm"] == {"gpu_memory_utilization": 0.9, "tensor_parallel_size": 1, "max_model_len": None,
+                           "logprobs_mode": "raw_logprobs"}
     shipped = validate_params(params)["models"]["smollm2-135m"]
     assert shipped["backend"] == "hf" and "vllm" not in shipped and "openai" not in shipped
 
@@ -130,7 +131,7 @@ def test_bad_backend_options_name_the_key(params, spec, expected):
 
 # ----- cache identity -----
 
-KEY_HF = "c0f37f032b88c72e"  # ENGINE_VERSION 3, device cpu
+KEY_HF = "53036ad88b6a8232"  # ENGINE_VERSION 4, device cpu
 DECODING = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0}
 
 
@@ -152,7 +153,8 @@ def test_hf_cache_key_is_pinned_and_backends_do_not_share_keys():
     )
     served = OpenAIServedBackend("http://127.0.0.1:9/v1", "served")
     other = OpenAIServedBackend("http://127.0.0.1:9/v1", "other")
-    assert served.cache_identity() == {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "served"}
+    assert served.cache_identity() == {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "served",
+                                       "logprobs": True}
     keys = {
         cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity=b.cache_identity()) for b in (hf, served, other)
     }
@@ -256,7 +258,7 @@ def test_vllm_backend_requests_chunks_and_reports(fake_vllm, tokenizer):
     backend = VLLMBackend("unused", model_sha="abc", dtype="bfloat16", llm=llm, tokenizer=tokenizer, chunk_requests=3)
     assert isinstance(backend, Backend)
     assert backend.cache_identity() == {"backend": "vllm", "model_sha": "abc", "dtype": "bfloat16",
-                                        "vllm": "0.0-fake", "tensor_parallel_size": 1}
+                                        "vllm": "0.0-fake", "tensor_parallel_size": 1, "logprobs_mode": None}
     prep = backend.prepare(Prompt(messages=({"role": "user", "content": "hi"},), assistant_prefix="Sure"))
     assert prep.text.endswith("Sure") and prep.n_tokens == len(prep.payload)
     done = []

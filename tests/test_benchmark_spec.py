@@ -168,6 +168,7 @@ def test_toy_load_prompt_check_through_the_registry(toy):
             "prompt_tokens": [1, 1],
             "response_tokens": [1, 1],
             "finish_reason": ["eos", "eos"],
+            "logprobs": [None] * 2, "processed_logprobs": [None] * 2,
         },
         schema=tables.GENERATION_SCHEMA,
     )

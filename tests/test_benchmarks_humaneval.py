@@ -110,6 +110,7 @@ def _gens(item_ids, responses):
             "item_id": item_ids, "sample_idx": list(range(n)), "seed": list(range(n)),
             "prompt": ["p"] * n, "response": responses, "prompt_tokens": [10] * n,
             "response_tokens": [5] * n, "finish_reason": ["stop"] * n,
+            "logprobs": [None] * n, "processed_logprobs": [None] * n,
         },
         schema=tables.GENERATION_SCHEMA,
     )  # fmt: skip

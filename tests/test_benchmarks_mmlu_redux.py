@@ -461,6 +461,7 @@ def _gens(item_ids, responses):
             "item_id": item_ids, "sample_idx": [0] * n, "seed": [None] * n,
             "prompt": ["p"] * n, "response": responses, "prompt_tokens": [10] * n,
             "response_tokens": [5] * n, "finish_reason": ["eos"] * n,
+            "logprobs": [None] * n, "processed_logprobs": [None] * n,
         },
         schema=tables.GENERATION_SCHEMA,
     )  # fmt: skip

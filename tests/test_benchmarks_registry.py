@@ -140,6 +140,7 @@ def _gens(item_ids, responses):
             "prompt_tokens": [1] * n,
             "response_tokens": [1] * n,
             "finish_reason": ["eos"] * n,
+            "logprobs": [None] * n, "processed_logprobs": [None] * n,
         },
         schema=tables.GENERATION_SCHEMA,
     )

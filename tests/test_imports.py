@@ -51,18 +51,49 @@ Policy (each clause is tested below):
 6. **The test can fail**: the same graph builder and cycle finder, run on small packages written
    to ``tmp_path``, report a cycle closed by a function-level import and by a ``from pkg import
    submodule`` edge, and one closed only through an implied ``__init__``.
+
+7. **A job imports only the heavy packages it needs** (#16: every job paid torch's and
+   great-expectations' import). Heavy: :data:`WATCHED` (torch, transformers, vllm,
+   great_expectations, scipy, matplotlib). What each ``scripts/*.py`` job needs is
+   :data:`JOB_NEEDS`: torch/transformers (vllm on that backend) where a model runs (prepare_model,
+   generate, a score job of a :data:`~goodbadgreedy.reranking.MODEL_SCORER_TYPES` scorer),
+   great_expectations where a validated table is published (``lineage.publish_table``), scipy
+   where the statistics run, matplotlib where a figure is drawn. great_expectations and
+   transformers import scipy themselves, so a job that needs them may have it (:data:`IMPLIED`).
+   Every script has an entry, and every rule's script and log folder are found in ``rules/``.
+
+   * statically, in a fresh interpreter: the import statements at the top of each script's
+     ``main`` (those it runs unconditionally) import nothing heavy it does not need (a
+     conditional import, like the score job's torch, is left to the run-time check);
+   * at run time, on the real smoke run (slow; the ``smoke`` fixture): every job's log has the
+     cost line of ``goodbadgreedy.stage_log`` (start-up, main, heavy packages imported), and no
+     job imported a heavy package it does not need; the check jobs did import
+     great_expectations and the generate jobs torch (the check reads what was really imported);
+   * the checks can fail: a script whose ``main`` imports the engine (torch) and a check job's
+     log that names torch are both reported.
+
+8. **One model load per job at most**: ``generation.model.load_model`` logs one line per load;
+   in the smoke run's logs no job has more than one, and every generate job has exactly one (the
+   count sees real loads: the ``hf`` backend loads its model once, in ``build_backend``, and the
+   engine reuses it for every prompt). Negative control: a log with two loads is reported.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import yaml
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
 PACKAGE = "goodbadgreedy"
 
 
@@ -378,3 +409,194 @@ def test_import_of_a_missing_module_is_an_error(tmp_path):
     src = _write(tmp_path, {"pkg/__init__.py": "", "pkg/a.py": "def f():\n    from pkg.gone import x\n"})
     with pytest.raises(AssertionError, match=r"a.py:2 \(inside a function\): pkg.gone"):
         import_graph(src, "pkg")
+
+
+# --- 7. a job imports only the heavy packages it needs -----------------------------------------
+
+#: The heavy packages (a second or more each on two cores; scipy, matplotlib a few tenths).
+WATCHED = ("torch", "transformers", "vllm", "great_expectations", "scipy", "matplotlib")
+#: What each job (``scripts/<name>.py``) needs of :data:`WATCHED` (clause 7).
+JOB_NEEDS: dict[str, set[str]] = {
+    "normalize": {"great_expectations"},
+    "prepare_model": {"torch", "transformers"},
+    "select_items": {"great_expectations"},
+    "generate": {"torch", "transformers", "vllm", "great_expectations"},
+    "merge_generations": {"great_expectations"},
+    "check": {"great_expectations"},
+    "score": {"great_expectations"},  # + torch, transformers for a model scorer: job_needs
+    "aggregate": set(),
+    "stats_tables": {"scipy"},
+    "sweep_table": set(),
+    "best_of_n": {"scipy"},
+    "make_plots": {"matplotlib"},
+    "sweep_plot": {"matplotlib"},
+    "best_of_n_plot": {"matplotlib"},
+    "make_report": set(),
+}
+#: Packages a needed one imports by itself.
+IMPLIED = {"great_expectations": {"scipy"}, "transformers": {"scipy"}}
+
+
+def job_needs(script: str, scorer_type: str | None = None) -> set[str]:
+    """The heavy packages job ``script`` may import: its needs and what they imply."""
+    from goodbadgreedy.reranking import MODEL_SCORER_TYPES
+
+    needs = set(JOB_NEEDS[script])
+    if script == "score" and scorer_type in MODEL_SCORER_TYPES:
+        needs |= {"torch", "transformers"}
+    return needs.union(*(IMPLIED.get(n, set()) for n in needs))
+
+
+def rules_of_scripts(rules: Path = REPO / "rules") -> dict[str, tuple[str, str]]:
+    """``{rule: (script name, log folder or file name)}`` of every rule that runs a script."""
+    out = {}
+    for path in sorted(rules.glob("*.smk")):
+        for m in re.finditer(r"(?ms)^[ \t]*rule (\w+):(.*?)(?=^[ \t]*rule |\Z)", path.read_text()):
+            script = re.search(r'"\.\./scripts/(\w+)\.py"', m.group(2))
+            log = re.search(r'"logs/(?:\{PLAN\.profile\}/)?(\w+)', m.group(2))
+            if script:
+                assert log, f"rule {m.group(1)} ({path}) runs a script but has no log"
+                out[m.group(1)] = (script.group(1), log.group(1))
+    return out
+
+
+def main_top_imports(source: str) -> list[str]:
+    """The import statements directly in ``main``'s body (run unconditionally), as source."""
+    main = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "main")
+    return [ast.unparse(n) for n in main.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def heavy_closure(statements: list[str]) -> set[str]:
+    """The :data:`WATCHED` packages that running ``statements`` imports, in a fresh interpreter."""
+    code = "\n".join([*statements, "import json, sys",
+                      f"print(json.dumps(sorted(set({list(WATCHED)!r}) & set(sys.modules))))"])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+def test_every_script_has_its_needs_and_every_rule_a_script_and_log():
+    rules = rules_of_scripts()
+    scripts = {p.stem for p in (REPO / "scripts").glob("*.py")}
+    assert scripts == set(JOB_NEEDS), "place the new script in tests/test_imports.py:JOB_NEEDS"
+    assert {s for s, _ in rules.values()} == scripts
+    assert rules["generate_shard"] == ("generate", "generate_shard") and rules["plots"] == ("make_plots", "plots")
+
+
+@pytest.mark.parametrize("script", sorted(JOB_NEEDS))
+def test_a_scripts_main_imports_nothing_heavy_it_does_not_need(script):
+    """Clause 7, statically: the closure of the imports at the top of ``main``."""
+    statements = main_top_imports((REPO / "scripts" / f"{script}.py").read_text())
+    assert statements, f"scripts/{script}.py: main imports nothing at its top"
+    extra = heavy_closure(statements) - job_needs(script)
+    assert not extra, f"scripts/{script}.py imports {sorted(extra)}, which the job does not need"
+
+
+def test_the_static_check_reports_a_heavy_import():
+    """Negative control: a check job whose main imports the engine pulls in torch; a conditional
+    import is not among the top imports (the run-time check covers it)."""
+    source = ("def main(sm):\n    from goodbadgreedy.generation.engine import generate\n"
+              "    if sm:\n        import matplotlib\n")
+    statements = main_top_imports(source)
+    assert statements == ["from goodbadgreedy.generation.engine import generate"]
+    assert "torch" in heavy_closure(statements) - job_needs("check")
+
+
+COST_LINE = re.compile(r"job cost: start-up .*; imported: (.*)$", re.M)
+
+
+def log_violations(logs: Path, scorer_types: dict[str, str]) -> dict[str, set[str]]:
+    """``{log: heavy packages the job imported without needing them}`` for every job log under
+    ``logs``; a log without the cost line maps to ``{"<no cost line>"}``, one of an unknown rule
+    to ``{"<unknown rule>"}``.
+
+    Args:
+        logs: the ``logs`` folder of a run.
+        scorer_types: ``{scorer name: type}`` (params.yaml's ``scorers``).
+    """
+    by_folder = {log: script for script, log in rules_of_scripts().values()}
+    out = {}
+    for path in sorted(logs.rglob("*.log")):
+        rel = path.relative_to(logs).with_suffix("").parts
+        folder = rel[0] if rel[0] in by_folder else (rel[1] if len(rel) > 1 else "")
+        if folder not in by_folder:
+            out[str(path)] = {"<unknown rule>"}
+            continue
+        found = COST_LINE.findall(path.read_text())
+        if not found:
+            out[str(path)] = {"<no cost line>"}
+            continue
+        imported = set(found[-1].split(", ")) & set(WATCHED)
+        script = by_folder[folder]
+        extra = imported - job_needs(script, scorer_types.get(rel[-1]) if script == "score" else None)
+        if extra:
+            out[str(path)] = extra
+    return out
+
+
+def imported_by(logs: Path, folder: str) -> list[set[str]]:
+    """The heavy packages each job with logs under ``logs/<profile>/<folder>`` imported."""
+    return [set(COST_LINE.findall(p.read_text())[-1].split(", ")) for p in sorted(logs.glob(f"*/{folder}/**/*.log"))]
+
+
+def test_log_check_reports_a_job_that_imported_what_it_does_not_need(tmp_path):
+    """Negative control of the run-time check: a check job that imported torch, a score job of
+    self_consistency that imported torch (a logprob one may), a log without the cost line."""
+    line = "2026-01-01 00:00:00,000 goodbadgreedy.stage_log INFO job cost: start-up 0.10 s, main 1.00 s, " \
+           "1.10 s since process start; imported: {}\n"
+    files = {"p/check/m/gsm8k/sample.log": "torch, great_expectations, scipy, pandas",
+             "p/score/m/gsm8k/sample/self_consistency.log": "great_expectations, torch",
+             "p/score/m/gsm8k/sample/logprob.log": "torch, transformers, great_expectations, scipy",
+             "p/select_items/gsm8k.log": "great_expectations, scipy, pandas, numpy, polars",
+             "normalize/gsm8k.log": None}
+    for rel, imported in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("started\n" + (line.format(imported) if imported else ""))
+    got = log_violations(tmp_path, {"self_consistency": "self_consistency", "logprob": "logprob"})
+    assert got == {str(tmp_path / "p/check/m/gsm8k/sample.log"): {"torch"},
+                   str(tmp_path / "p/score/m/gsm8k/sample/self_consistency.log"): {"torch"},
+                   str(tmp_path / "normalize/gsm8k.log"): {"<no cost line>"}}
+
+
+@pytest.mark.slow
+def test_no_job_of_the_smoke_run_imported_a_heavy_package_it_does_not_need(smoke):
+    """Clause 7 at run time, on the logs of the smoke run's real jobs."""
+    from goodbadgreedy.reranking import scorer_type
+
+    clone = smoke[0]
+    scorers = yaml.safe_load((clone.root / "params.yaml").read_text())["scorers"]
+    types = {name: scorer_type(name, spec or {}) for name, spec in scorers.items()}
+    logs = clone.root / "logs"
+    assert not log_violations(logs, types)
+    checks, generates = imported_by(logs, "check"), imported_by(logs, "generate")
+    assert checks and all("great_expectations" in i and "torch" not in i for i in checks)
+    assert generates and all({"torch", "transformers", "great_expectations"} <= i for i in generates)
+
+
+# --- 8. one model load per job at most ---------------------------------------------------------
+
+MODEL_LOADED = re.compile(r"goodbadgreedy\.generation\.model INFO model loaded: ", re.M)
+
+
+def model_loads(logs: Path) -> dict[str, int]:
+    """``{log: number of model loads}`` of every job log under ``logs``."""
+    return {str(p): len(MODEL_LOADED.findall(p.read_text())) for p in sorted(logs.rglob("*.log"))}
+
+
+def test_model_load_count_sees_every_load(tmp_path):
+    """Negative control of clause 8: two loads in one log are counted as two."""
+    line = "2026-01-01 00:00:00,000 goodbadgreedy.generation.model INFO model loaded: /m (float32, cpu) in 1.00 s\n"
+    (tmp_path / "p" / "generate").mkdir(parents=True)
+    (tmp_path / "p" / "generate" / "a.log").write_text(line + "generating\n" + line)
+    (tmp_path / "p" / "check.log").write_text("no model\n")
+    assert model_loads(tmp_path) == {str(tmp_path / "p" / "check.log"): 0, str(tmp_path / "p/generate/a.log"): 2}
+
+
+@pytest.mark.slow
+def test_no_job_of_the_smoke_run_loads_a_model_twice(smoke):
+    """Clause 8 on the smoke run's real jobs."""
+    loads = model_loads(smoke[0].root / "logs")
+    assert loads and max(loads.values()) <= 1, {k: n for k, n in loads.items() if n > 1}
+    generate = {k: n for k, n in loads.items() if "/generate/" in k}
+    assert generate and set(generate.values()) == {1}, generate

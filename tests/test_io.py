@@ -93,7 +93,10 @@ def _published_table(d: Path) -> list[Path]:
 
 def _frame_writer(write, name):
     def writer(d: Path) -> list[Path]:
-        write(generations(), d / name)
+        frame = generations()
+        if name.endswith(".csv"):  # CSV holds no list columns (the per-token log-probabilities)
+            frame = frame.drop("logprobs", "processed_logprobs")
+        write(frame, d / name)
         return [d / name]
     return writer
 

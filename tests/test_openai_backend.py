@@ -223,12 +223,13 @@ def test_request_mapping_and_sample_order():
     assert sorted(b["seed"] for b in bodies) == [1, 2, 3, 4, 5, 6]
     b = next(b for b in bodies if b["seed"] == 5)
     assert b == {"model": "my-model", "messages": list(QUESTION.messages), "temperature": 0.7, "top_p": 0.9,
-                 "top_k": 20, "repetition_penalty": 1.1, "max_tokens": 8, "stop": ["A", "B"], "seed": 5, "n": 1}
+                 "top_k": 20, "repetition_penalty": 1.1, "max_tokens": 8, "stop": ["A", "B"], "seed": 5, "n": 1,
+                 "logprobs": True}
 
     backend = OpenAIBackend("http://127.0.0.1:1/v1", "m", api_key_env=None, send_n=False)
     greedy = backend.request_body(QUESTION, None, GREEDY)
     assert greedy == {"model": "m", "messages": list(QUESTION.messages), "temperature": 0.0, "top_p": 1.0,
-                      "max_tokens": 16}
+                      "max_tokens": 16, "logprobs": True}
     # sampling at temperature 0 is greedy, as in the local engine; defaults are not sent
     assert backend.request_body(QUESTION, 3, SamplingParams(do_sample=True, temperature=0.0, top_k=5))[
         "temperature"] == 0.0

@@ -49,6 +49,7 @@ def gen_frame(rows, *, config="sample", prompts=None, finish=None) -> pl.DataFra
             "prompt_tokens": [5] * n,
             "response_tokens": [3] * n,
             "finish_reason": finish or ["eos"] * n,
+            "logprobs": [None] * n, "processed_logprobs": [None] * n,
         },
         schema=tables.GENERATION_SCHEMA,
     )

@@ -12,15 +12,22 @@ way Snakemake runs a script, with a stand-in ``snakemake`` object carrying real 
    (negative control);
 4. scripts are thin and uniform: each ``scripts/*.py`` imports only ``run`` at module level,
    defines ``main(sm)`` and ends with ``run(snakemake, main)`` (the check rejects the old shape);
-5. ``stage_log`` imports only the standard library, and names the sidecars as ``io.sidecar`` does.
+5. ``stage_log`` imports only the standard library, and names the sidecars as ``io.sidecar`` does;
+6. the job's log ends with its cost, whether ``main`` succeeded or failed: the start-up (process
+   start to ``main``, > 0 and below the wall time the caller saw), ``main``'s run time (at least
+   what it slept), the time since the process start when it returned (at least start-up plus
+   ``main``, at most the caller's wall time), and the heavy packages it imported: ``none`` for a
+   job that imported none, ``polars`` for one that imported polars (and json: not heavy).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +37,7 @@ from goodbadgreedy import io, stage_log
 REPO = Path(__file__).resolve().parents[1]
 
 JOB = '''
-import json, os, sys
+import importlib, json, os, sys, time
 from types import SimpleNamespace
 
 from goodbadgreedy.stage_log import run
@@ -44,6 +51,9 @@ def main(sm):
     with open(cfg["state"], "w") as fh:  # what the job found at its start
         json.dump({p: os.path.exists(p) for p in sides}, fh)
     print("main started", file=sys.stderr)
+    for name in cfg.get("imports", []):
+        importlib.import_module(name)
+    time.sleep(cfg.get("sleep", 0))
     for out in sm.output[: cfg["write"]]:
         for path in (out, out + ".validation.json", out + ".lineage.json"):
             with open(path, "w") as fh:
@@ -60,11 +70,14 @@ run(snakemake, main)
 '''
 
 
-def _job(tmp_path: Path, *, fail: str, write: int) -> tuple[subprocess.CompletedProcess, dict, list[Path]]:
-    """Run the stand-in job in a fresh Python; return the process, its start state and its outputs."""
+def _job(tmp_path: Path, *, fail: str, write: int, **extra) -> tuple[subprocess.CompletedProcess, dict, list[Path]]:
+    """Run the stand-in job in a fresh Python; return the process, its start state and its outputs.
+
+    ``extra``: ``imports`` (module names main imports), ``sleep`` (seconds main sleeps).
+    """
     outs = [tmp_path / "out" / "a.parquet", tmp_path / "out" / "b.csv"]
     cfg = {"output": [str(p) for p in outs], "log": str(tmp_path / "logs" / "job.log"), "state": str(tmp_path / "s"),
-           "fail": fail, "write": write}
+           "fail": fail, "write": write, **extra}
     script = tmp_path / "job.py"
     script.write_text(JOB)
     proc = subprocess.run([sys.executable, str(script), json.dumps(cfg)], capture_output=True, text=True,
@@ -167,3 +180,39 @@ def test_stage_log_is_stdlib_only_and_names_sidecars_like_io():
     assert imported - {"__future__"} <= set(sys.stdlib_module_names), imported
     assert stage_log.sidecars_of(["x/t.parquet"]) == [str(io.sidecar("x/t.parquet", "lineage")),
                                                       str(io.sidecar("x/t.parquet", "validation"))]
+
+
+COST = re.compile(r"job cost: start-up (\d+\.\d\d) s, main (\d+\.\d\d) s, (\d+\.\d\d) s since process start; "
+                  r"imported: (.*)$", re.M)
+
+
+@pytest.mark.parametrize("fail, imports, shown", [("none", [], "none"), ("none", ["json", "polars"], "polars"),
+                                                  ("error", ["polars"], "polars")])
+def test_the_log_ends_with_the_jobs_cost(tmp_path, fail, imports, shown):
+    """Clause 6: the times are consistent with each other and with the wall time seen from outside;
+    the imported list names polars exactly when main imported it (json is not heavy)."""
+    t0 = time.perf_counter()
+    proc, _, _ = _job(tmp_path, fail=fail, write=0, imports=imports, sleep=0.3)
+    wall = time.perf_counter() - t0
+    assert proc.returncode == (0 if fail == "none" else 1), proc.stderr
+    log = (tmp_path / "logs" / "job.log").read_text()
+    found = COST.findall(log)
+    assert len(found) == 1, log
+    startup, main, age = map(float, found[0][:3])
+    assert 0 < startup < wall
+    assert 0.3 <= main < wall
+    assert startup + main - 0.02 <= age <= wall + 0.01  # /proc's start time has 10 ms ticks
+    assert found[0][3] == shown
+    if fail == "none":  # the last line (a failed job's traceback follows it)
+        assert log.rstrip().splitlines()[-1].endswith(f"imported: {shown}")
+
+
+def test_process_age_of_a_fresh_process():
+    """Clause 6's clock: a process that sleeps 0.4 s reports an age of at least that, and less than
+    the wall time its parent measured."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", "import time; time.sleep(0.4); from goodbadgreedy.stage_log "
+                          "import process_age; print(process_age())"], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(REPO / "src")}).stdout
+    wall = time.perf_counter() - t0
+    assert 0.4 <= float(out) <= wall + 0.01

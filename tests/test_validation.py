@@ -58,6 +58,10 @@ def make(kind: str, n_items: int = N_ITEMS, n_samples: int = N_SAMPLES) -> pl.Da
                 "prompt_tokens": [7] * n,
                 "response_tokens": [0] + [3] * (n - 1),
                 "finish_reason": [tables.FINISH_REASONS[k % 3] for k in range(n)],
+                # aligned with response_tokens (an empty response has none); the last row's
+                # backend got none (null lists are valid)
+                "logprobs": [[]] + [[-0.5, -1.25, 0.0]] * (n - 2) + [None],
+                "processed_logprobs": [[]] + [[-0.25, -1.0, 0.0]] * (n - 2) + [None],
             },
             schema=tables.GENERATION_SCHEMA,
         )
@@ -185,6 +189,25 @@ def test_token_counts_and_sample_idx_ranges(column, value):
     msg = fails(set_at(make("generation"), column, 5, value), "generation")
     line = next(x for x in msg.splitlines() if f"column='{column}'" in x and "between" in x)
     assert "rows [5]" in line and f"values [{value}]" in line
+
+
+@pytest.mark.parametrize("column", ["logprobs", "processed_logprobs"])
+def test_logprob_lists_are_aligned_finite_and_not_positive(column):
+    """Policy: a generation row's per-token log-probability list is null (the backend got none) or
+    holds one value per generated token (``response_tokens``), each finite and <= 0 (up to
+    LOGPROB_MAX of float32 rounding). Every clause is checked on one bad row, which the message
+    names; the valid table (null, empty and full lists, a value of exactly 0) passes."""
+    good = make("generation")
+    validation.validate_table(good, "generation")  # the control: nulls, [] and aligned lists pass
+    short = fails(set_at(good, column, 2, [-0.5, -1.0]), "generation")
+    line = next(x for x in short.splitlines() if x.strip().startswith(f"- {column}:"))
+    assert "not aligned with response_tokens" in line and "row 2 has 2 for 3 tokens" in line
+    for bad in (math.nan, math.inf, -math.inf, 0.5):
+        msg = fails(set_at(good, column, 4, [-0.5, bad, -1.0]), "generation")
+        line = next(x for x in msg.splitlines() if x.strip().startswith(f"- {column}:"))
+        assert "non-finite value or one above" in line and "rows [4]" in line
+    tiny = set_at(good, column, 4, [-0.5, validation.LOGPROB_MAX / 2, -1.0])  # float32 rounding
+    validation.validate_table(tiny, "generation")
 
 
 def test_null_verdict_and_null_key_are_caught():

@@ -12,7 +12,12 @@ Every ``scripts/*.py`` run by a rule's ``script:`` directive keeps its imports i
 3. runs ``main(snakemake)``; on any exception (also ``KeyboardInterrupt`` and ``SystemExit``)
    it removes the sidecars of every declared output, whether the output exists or not
    (Snakemake deletes the outputs of a failed job themselves), and re-raises: a failed job leaves
-   no sidecar of an output that will not exist.
+   no sidecar of an output that will not exist;
+4. logs the job's cost (:func:`job_cost`): its start-up (seconds from the process start to
+   ``main``: the interpreter, Snakemake's script preamble, this module), how long ``main`` ran,
+   the seconds since the process start when it returned, and which of the heavy packages
+   (:data:`HEAVY_MODULES`) the job imported. A job that needs no model imports no torch; a job
+   that publishes no table imports no great_expectations (``tests/test_imports.py``).
 
 This module imports only the standard library, so importing it cannot fail the way ``main``'s
 imports can.
@@ -23,12 +28,58 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any, Callable, Iterable
 
 #: Suffixes of an artifact's sidecars (``goodbadgreedy.io.sidecar(X, kind)`` is ``X.<kind>.json``).
 SIDECAR_SUFFIXES = (".lineage.json", ".validation.json")
 
+#: Packages whose import costs a job a second or more on two cores (torch, transformers,
+#: great_expectations) or a few tenths (the rest); :func:`job_cost` reports which a job imported.
+HEAVY_MODULES = ("torch", "transformers", "vllm", "great_expectations", "scipy", "matplotlib", "pandas",
+                 "numpy", "polars", "jinja2", "httpx2")
+
 log = logging.getLogger(__name__)
+
+
+def process_age() -> float | None:
+    """Seconds since this process started, from Linux's ``/proc/self/stat`` (10 ms resolution).
+
+    Returns:
+        The age in seconds, or None where ``/proc`` or ``CLOCK_BOOTTIME`` is missing (not Linux).
+    """
+    try:
+        with open("/proc/self/stat") as fh:
+            stat = fh.read()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime: clock ticks after boot
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def heavy_imports() -> list[str]:
+    """The :data:`HEAVY_MODULES` this process has imported, in that order."""
+    return [name for name in HEAVY_MODULES if name in sys.modules]
+
+
+def job_cost(startup: float | None, main_s: float, age: float | None) -> str:
+    """The log line of a job's cost (clause 4 of the module's policy).
+
+    Args:
+        startup: seconds from the process start to ``main`` (None: unknown).
+        main_s: seconds ``main`` ran.
+        age: seconds from the process start to ``main``'s return (None: unknown).
+
+    Returns:
+        ``"job cost: start-up 0.41 s, main 2.90 s, 3.31 s since process start; imported:
+        great_expectations, polars"`` (:data:`HEAVY_MODULES` order; ``?`` for an unknown time,
+        ``none`` when no heavy package was imported).
+    """
+    def sec(x: float | None) -> str:
+        return "?" if x is None else f"{x:.2f} s"
+
+    return (f"job cost: start-up {sec(startup)}, main {sec(main_s)}, {sec(age)} since process start; "
+            f"imported: {', '.join(heavy_imports()) or 'none'}")
 
 
 def to_log(snakemake: Any) -> None:
@@ -91,11 +142,13 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
     Raises:
         BaseException: whatever ``main`` raised, after the outputs' sidecars were removed.
     """
+    startup = process_age()
     to_log(snakemake)  # first: the errors of main's imports land in the job's log
     outputs = [os.fspath(p) for p in snakemake.output]
     removed = remove_sidecars(outputs, only_orphans=True)
     if removed:
         log.info("removed %d sidecar(s) of missing outputs: %s", len(removed), ", ".join(removed))
+    started = time.perf_counter()
     try:
         main(snakemake)
     except BaseException:
@@ -107,3 +160,5 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
             if removed:
                 log.error("job failed: removed the sidecars of its outputs: %s", ", ".join(removed))
         raise
+    finally:
+        log.info(job_cost(startup, time.perf_counter() - started, process_age()))

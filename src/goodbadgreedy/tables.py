@@ -42,6 +42,14 @@ JUDGE_PARSE_FAILURE = "judge_parse_failure"
 FINISH_REASONS = ("eos", "stop", "length")
 
 #: Generation table, one row per (item_id, sample_idx); ``seed`` is null for greedy decoding.
+#: ``logprobs``: per generated token (EOS, or the token that completed a stop sequence, included;
+#: the sampled tokens, not a re-tokenization of ``response``), its raw log-probability in nats
+#: (float32 ``log_softmax`` of the model's logits before any logits processor), so of length
+#: ``response_tokens``; ``processed_logprobs``: the same tokens' log-probabilities under the
+#: distribution they were drawn from (after repetition penalty, temperature, top-k, top-p; greedy:
+#: after the repetition penalty only). Either is null where the backend did not get it (see
+#: :class:`goodbadgreedy.generation.backend_base.Sample`): an OpenAI-compatible server that
+#: returns no log-probabilities writes nulls in both, the ``vllm`` backend fills one of them.
 GENERATION_SCHEMA: dict[str, pl.DataType] = {
     "model": pl.String(),
     "benchmark": pl.String(),
@@ -54,6 +62,8 @@ GENERATION_SCHEMA: dict[str, pl.DataType] = {
     "prompt_tokens": pl.Int32(),
     "response_tokens": pl.Int32(),
     "finish_reason": pl.String(),
+    "logprobs": pl.List(pl.Float32()),
+    "processed_logprobs": pl.List(pl.Float32()),
 }
 
 #: Check table, one row per (item_id, sample_idx); ``score`` in [0, 1].

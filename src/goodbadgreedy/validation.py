@@ -16,7 +16,10 @@ accepted, :func:`validate_table` (or :func:`validate_file`) checks it against it
   ``finish_reason`` in :data:`goodbadgreedy.tables.FINISH_REASONS`; check ``score`` in [0, 1] and
   ``verdict`` non-null; scores ``reward`` finite, ``scorer`` constant, ``truncated`` non-null;
   benchmark ``choices`` a (possibly empty) list, ``payload`` JSON;
-* **row count** -- equal to ``expected_rows`` (items x samples) when given.
+* **row count** -- equal to ``expected_rows`` (items x samples) when given;
+* **log-probabilities** (generation, checked with polars: GX has no expectation for a list column
+  against another column) -- ``logprobs`` / ``processed_logprobs`` null, or one value per generated
+  token (length ``response_tokens``), each finite and <= :data:`LOGPROB_MAX`.
 
 Not checked here (needs more than one table or the config): ``seed`` is null iff the config is
 greedy; item ids of a generation table match its benchmark table.
@@ -30,10 +33,12 @@ every call in a process.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +70,8 @@ _MAX_VALUE_CHARS = 80
 
 _LOCK = threading.RLock()
 _GX_STATE: dict[str, Any] = {}
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +203,8 @@ def _validate(
     for res in gx_result.results:
         if not res.success:
             failures.append(_describe_failure(res, df))
+    if kind == "generation":
+        failures.extend(_logprob_failures(df, skip=bad_columns))
 
     success = not failures
     result: dict[str, Any] = {
@@ -268,6 +277,7 @@ def _gx() -> dict[str, Any]:
     with _LOCK:
         if _GX_STATE:
             return _GX_STATE
+        started = time.perf_counter()
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         import great_expectations.expectations as gxe
@@ -293,6 +303,8 @@ def _gx() -> dict[str, Any]:
             batch_definitions=batch_definitions,
             to_json=convert_to_json_serializable,
         )
+        log.info("great_expectations %s imported and its context built in %.2f s", gx.__version__,
+                 time.perf_counter() - started)
         return _GX_STATE
 
 
@@ -427,6 +439,40 @@ def _build_suite(
             why="finite (not inf)",
         )
     return suite
+
+
+#: Largest log-probability accepted in a generation table: a chosen token's log-softmax is <= 0,
+#: up to float32 rounding of logsumexp (seen: a few 1e-7 where the token has probability ~1).
+LOGPROB_MAX = 1e-4
+
+
+def _logprob_failures(df: pl.DataFrame, *, skip: set[str]) -> list[str]:
+    """The per-token log-probability lists of a generation table (checked with polars).
+
+    A non-null list must hold one value per generated token (``response_tokens``), every value
+    finite and <= :data:`LOGPROB_MAX`. Null lists are allowed (a backend that got none). GX has
+    no expectation on list columns against another column, so this part of the suite is polars.
+    """
+    out = []
+    for c in ("logprobs", "processed_logprobs"):
+        if c in skip or c not in df.columns or "response_tokens" in skip or "response_tokens" not in df.columns:
+            continue
+        rows = df.select(
+            pl.col(c).is_not_null().alias("present"),
+            pl.col(c).list.len().alias("n"),
+            pl.col("response_tokens").alias("want"),
+            pl.col(c).list.eval(~pl.element().is_finite() | (pl.element() > LOGPROB_MAX)).list.any().alias("bad"),
+        ).with_row_index("row")
+        wrong_len = rows.filter(pl.col("present") & (pl.col("n") != pl.col("want")))
+        if wrong_len.height:
+            shown = ", ".join(f"row {r} has {n} for {w} tokens" for r, n, w in
+                              wrong_len.select("row", "n", "want").head(MAX_REPORTED).rows())
+            out.append(f"{c}: {wrong_len.height} list(s) not aligned with response_tokens ({shown})")
+        bad = rows.filter(pl.col("present") & pl.col("bad").fill_null(False))
+        if bad.height:
+            out.append(f"{c}: {bad.height} list(s) with a non-finite value or one above {LOGPROB_MAX} "
+                       f"(a log-probability is <= 0); rows {bad['row'].head(MAX_REPORTED).to_list()}")
+    return out
 
 
 def _short(value: Any) -> str:

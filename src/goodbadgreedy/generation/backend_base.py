@@ -46,12 +46,26 @@ class Sample:
         finish_reason: ``eos`` | ``stop`` | ``length``.
         completion_tokens: the generated-token count a remote backend reported (its token ids
             are unknown); None for local generation, where ``token_ids`` is authoritative.
+        logprobs: the *raw* log-probability of every generated token, in nats: entry t is
+            ``log_softmax(logits_t)[token_t]`` of the model's float32 logits at step t before
+            any logits processor (repetition penalty, temperature, top-k, top-p), aligned with
+            the generated tokens (EOS or the token completing a stop sequence included), so of
+            length :attr:`n_tokens`. None when the backend did not get them (a server that
+            returns no log-probabilities, vLLM asked for processed ones only); the ``logprob``
+            scorer then falls back to a teacher-forced pass.
+        processed_logprobs: the log-probability, in nats, of every generated token under the
+            distribution it was actually drawn from: after the repetition penalty, temperature,
+            top-k and top-p (greedy decoding: after the repetition penalty only; the token is its
+            argmax). Same alignment as ``logprobs``; ``-inf`` never occurs (a drawn token has
+            positive probability). None when the backend did not get them.
     """
 
     token_ids: list[int] = field(default_factory=list)
     text: str = ""
     finish_reason: str = "length"
     completion_tokens: int | None = None
+    logprobs: list[float] | None = None
+    processed_logprobs: list[float] | None = None
 
     @property
     def n_tokens(self) -> int:

@@ -81,8 +81,8 @@ class OpenAIServedBackend:
     (vLLM servers); else it is refused before any request.
 
     Args:
-        base_url, model, api_key_env, concurrency, max_retries, timeout_s, continue_final_message:
-            as :class:`~goodbadgreedy.generation.openai_backend.OpenAIBackend`.
+        base_url, model, api_key_env, concurrency, max_retries, timeout_s, continue_final_message,
+            logprobs: as :class:`~goodbadgreedy.generation.openai_backend.OpenAIBackend`.
         tokenizer: hub id or local folder of the served model's tokenizer, or a loaded tokenizer;
             None: none.
 
@@ -104,10 +104,12 @@ class OpenAIServedBackend:
         timeout_s: float = 120,
         tokenizer: Any = None,
         continue_final_message: bool = False,
+        logprobs: bool = True,
     ) -> None:
         from goodbadgreedy.generation.openai_backend import OpenAIBackend
 
-        common = dict(api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s)
+        common = dict(api_key_env=api_key_env, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout_s,
+                      logprobs=logprobs)
         self.chat = OpenAIBackend(
             base_url, model, endpoint="chat", continue_final_message=continue_final_message, **common
         )
@@ -133,7 +135,8 @@ class OpenAIServedBackend:
 
     def cache_identity(self) -> dict[str, Any]:
         """Server and served model name (what the server serves under that name is its business)."""
-        return {"backend": "openai", "base_url": self.chat.base_url, "model": self.chat.model}
+        return {"backend": "openai", "base_url": self.chat.base_url, "model": self.chat.model,
+                "logprobs": self.chat.logprobs}
 
     def generate(self, prompts, seeds, params, *, stop=(), on_sample_done=None, progress=True):
         """Chat payloads (:class:`Prompt`) go to ``/chat/completions``, text to ``/completions``.

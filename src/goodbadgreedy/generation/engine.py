@@ -33,6 +33,13 @@ Design (see docs/architecture.md):
   ``torch.Generator`` seeded with the row's seed. A sample's random stream therefore depends only
   on its seed, not on N, the batch size or its neighbours in the batch. Greedy decoding is argmax
   and needs no seed.
+* Log-probabilities in the same pass: for every generated token the engine records its raw
+  log-probability (``log_softmax`` of the float32 logits before any processor) and its processed
+  one (under the distribution it was drawn from) in ``Sample.logprobs`` /
+  ``Sample.processed_logprobs``, read off the step's tensors after the token is chosen, so the
+  tokens are exactly those of a run without them. The ``logprob`` scorer reads them instead of
+  running the model over every response again. Cost: two float32 ``log_softmax`` over the live
+  rows per step (one when nothing processes the logits; see :func:`chosen_logprobs`).
 
 Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread, a GSM8K
 prompt of 861 tokens, 24 steps; the machine shared with other work, load 4-5 on 2 cores, so
@@ -174,12 +181,35 @@ def sample_inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Ten
     return idx
 
 
+def chosen_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Log-probability of one chosen token per row under ``softmax(logits)``.
+
+    ``log_softmax`` over the last dimension, in float32, read at the chosen tokens. Its CPU kernel
+    computes each row whole, by one thread, with the same vector code whatever the number of
+    rows, so a row's value does not depend on its neighbours in the batch (the sample cache
+    reuses them; tested). A ``logsumexp`` reduction does not have that property: it split one
+    row's sum across threads differently than a batch's (seen: other last bits for a row alone
+    than in a batch of 8, 2 threads).
+
+    Args:
+        logits: (rows, vocab) float32 logits; entries of ``-inf`` (filtered tokens) allowed, not a
+            whole row of them.
+        tokens: (rows,) int64 chosen token ids.
+
+    Returns:
+        (rows,) float32 log-probabilities in nats.
+    """
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
 def next_tokens(
     logits: torch.Tensor,
     params: SamplingParams,
     seen: torch.Tensor | None,
     generators: Sequence[torch.Generator | None],
-) -> torch.Tensor:
+    *,
+    with_logprobs: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Choose the next token of every row.
 
     Args:
@@ -188,21 +218,34 @@ def next_tokens(
         seen: (rows, vocab) bool mask of tokens in each row's sequence (for the repetition
             penalty); may be None when the penalty is 1.
         generators: one CPU ``torch.Generator`` per row (None rows only under greedy decoding).
+        with_logprobs: also return the chosen tokens' log-probabilities. They are read off the
+            tensors the choice is made from, after the choice, so the tokens (and every random
+            draw) are exactly those of ``with_logprobs=False``.
 
     Returns:
-        (rows,) int64 token ids on ``logits.device``.
+        (rows,) int64 token ids on ``logits.device``; with ``with_logprobs``, the tuple
+        ``(tokens, raw, processed)`` with two (rows,) float32 tensors in nats: ``raw`` the
+        tokens' log-probabilities under ``softmax`` of the float32 logits before any processor,
+        ``processed`` under the distribution sampled from (after the repetition penalty,
+        temperature, top-k and top-p; greedy: after the repetition penalty only).
     """
-    logits = logits.float()
+    logits = raw = logits.float()
     if seen is not None:
         logits = apply_repetition_penalty(logits, seen, params.repetition_penalty)
     if params.greedy:
-        return logits.argmax(dim=-1)
-    logits = logits / params.temperature
-    logits = warp_top_k(logits, params.top_k)
-    logits = warp_top_p(logits, params.top_p)
-    probs = logits.softmax(dim=-1)
-    u = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])
-    return sample_inverse_cdf(probs, u).to(logits.device)
+        toks = logits.argmax(dim=-1)
+    else:
+        logits = logits / params.temperature
+        logits = warp_top_k(logits, params.top_k)
+        logits = warp_top_p(logits, params.top_p)
+        probs = logits.softmax(dim=-1)
+        u = torch.stack([torch.rand((), generator=g, dtype=torch.float64) for g in generators])
+        toks = sample_inverse_cdf(probs, u).to(logits.device)
+    if not with_logprobs:
+        return toks
+    processed = chosen_logprobs(logits, toks) if logits is not raw else None
+    raw_lp = chosen_logprobs(raw, toks)
+    return toks, raw_lp, (raw_lp if processed is None else processed)
 
 
 @dataclass
@@ -211,7 +254,7 @@ class _Row:
     sample_pos: int
     seed: int | None
     generator: torch.Generator | None
-    sample: Sample = field(default_factory=Sample)
+    sample: Sample = field(default_factory=lambda: Sample(logprobs=[], processed_logprobs=[]))
 
 
 def _eos_ids(tokenizer, model) -> set[int]:
@@ -390,12 +433,16 @@ class _Batcher:
                 live = [i for i, r in enumerate(self.slots) if r is not None]
             idx = torch.tensor(live, dtype=torch.long, device=self.device)
             rows = [self.slots[i] for i in live]
-            toks = next_tokens(
+            toks, raw_lp, proc_lp = next_tokens(
                 self.logits.index_select(0, idx)[:, : self.vocab],
                 self.params,
                 None if self.seen is None else self.seen.index_select(0, idx),
                 [r.generator for r in rows],
+                with_logprobs=True,
             )
+            for r, a, b in zip(rows, raw_lp.tolist(), proc_lp.tolist(), strict=True):
+                r.sample.logprobs.append(a)
+                r.sample.processed_logprobs.append(b)
             step_ids = torch.full((len(self.slots),), self.pad_id, dtype=torch.long, device=self.device)
             step_ids[idx] = toks
             if self.seen is not None:

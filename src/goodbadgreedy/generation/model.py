@@ -22,13 +22,17 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goodbadgreedy.errors import ModelLoadError
 from goodbadgreedy.io import apply_umask, sha256_file, write_json
+
+log = logging.getLogger(__name__)
 
 
 def packaged_gguf_path(package: str, gguf_file: str) -> Path:
@@ -215,7 +219,11 @@ def load_model(load_path: str, *, dtype: str = "float32", device: str = "cpu", b
 
     Raises:
         ModelLoadError: the folder does not hold a loadable model.
+
+    Logs ``model loaded: <load_path> (<dtype>, <device>) in <s> s`` (one line per load: a job's log
+    shows how many times it loaded a model).
     """
+    started = time.perf_counter()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -230,4 +238,5 @@ def load_model(load_path: str, *, dtype: str = "float32", device: str = "cpu", b
         model.set_attn_implementation(register())
     model.to(device)
     model.eval()
+    log.info("model loaded: %s (%s, %s) in %.2f s", load_path, dtype, device, time.perf_counter() - started)
     return tok, model

@@ -18,6 +18,8 @@ Decoding parameters (``SamplingParams`` -> request body)
     max_new_tokens        ``max_tokens``
     stop (+Prompt.stop)   ``stop`` (list; omitted when empty)
     seed of sample j      ``seed`` (omitted when None, which only greedy decoding allows)
+    (``logprobs`` option) chat: ``logprobs: true``; completions: ``logprobs: 0`` (the sampled
+                          tokens' log-probabilities only); omitted when the option is off
     ====================  =====================================================================
 
     ``top_k`` and ``repetition_penalty`` are not part of the OpenAI API: they are vLLM's extra
@@ -49,6 +51,16 @@ What comes back is checked (a server's silence is not trusted)
       stop sequence and says nothing else (OpenAI's own API) has its stop hits recorded as
       ``eos``: the two cannot be told apart from the response.
 
+    Log-probabilities: the sampled tokens' values are read from
+    ``choices[0].logprobs.content[*].logprob`` (chat) or ``choices[0].logprobs.token_logprobs``
+    (completions) into ``Sample.logprobs`` (what the server calls a token's log-probability: vLLM
+    gives the raw one by default, before any processor); ``Sample.processed_logprobs`` stays None.
+    A server that returns none (``transformers serve`` accepts the field, logs that it ignores it
+    and returns ``logprobs: null``) or returns a list that is not one number per completion token
+    leaves ``Sample.logprobs`` None (the latter with a warning): the ``logprob`` scorer then falls
+    back to a teacher-forced pass over those rows. When the server reports no
+    ``usage.completion_tokens``, the length of the list is the token count.
+
     ``Sample.token_ids`` stays empty (a remote server does not return token ids);
     ``Sample.completion_tokens`` is ``usage.completion_tokens``, or None when the server does not
     report it (then ``Sample.n_tokens`` is 0: the length is unknown, not zero). Samples are
@@ -75,6 +87,7 @@ Retries
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
@@ -99,6 +112,7 @@ RESERVED_FIELDS = frozenset(
     {
         "model", "messages", "prompt", "temperature", "top_p", "top_k", "repetition_penalty",
         "max_tokens", "stop", "seed", "n", "stream", "continue_final_message", "add_generation_prompt",
+        "logprobs", "top_logprobs",
     }
 )
 
@@ -146,6 +160,8 @@ class OpenAIBackend:
         extra_body: further server-specific body fields (e.g. ``{"generation_config": ...}`` for
             ``transformers serve``); may not contain :data:`RESERVED_FIELDS`.
         max_backoff_s: cap of one wait between retries, seconds.
+        logprobs: ask for the sampled tokens' log-probabilities (see the module docstring); turn
+            off for a server that rejects the field.
 
     Raises:
         ConfigError: a parameter is out of range, ``base_url`` is not http(s), or ``extra_body``
@@ -167,6 +183,7 @@ class OpenAIBackend:
         continue_final_message: bool = False,
         extra_body: Mapping[str, Any] | None = None,
         max_backoff_s: float = 30.0,
+        logprobs: bool = True,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"openai backend: base_url={base_url!r} must start with http:// or https://")
@@ -199,6 +216,7 @@ class OpenAIBackend:
         self.continue_final_message = continue_final_message
         self.extra_body = dict(extra_body or {})
         self.max_backoff_s = float(max_backoff_s)
+        self.logprobs = bool(logprobs)
 
     @property
     def url(self) -> str:
@@ -260,6 +278,8 @@ class OpenAIBackend:
             body["seed"] = int(seed)
         if self.send_n:
             body["n"] = 1
+        if self.logprobs:
+            body["logprobs"] = True if self.endpoint == "chat" else 0
         body.update(self.extra_body)
         return body
 
@@ -348,6 +368,9 @@ class OpenAIBackend:
                 raise BackendError(
                     f"{where}: {n_tokens} completion tokens exceed max_tokens={params.max_new_tokens}"
                 )
+        logprobs = self._logprobs(choice, where, n_tokens)
+        if n_tokens is None and logprobs is not None:
+            n_tokens = len(logprobs)
         cut = truncate_at_stop(text, stop)
         stop_reason = choice.get("stop_reason")
         if cut != text or (finish == "stop" and isinstance(stop_reason, str) and stop_reason in stop):
@@ -355,7 +378,27 @@ class OpenAIBackend:
         else:
             reason = "length" if finish == "length" else "eos"
         return ServedSample(token_ids=[], text=cut, finish_reason=reason, completion_tokens=n_tokens,
-                            prompt_tokens=n_prompt)
+                            prompt_tokens=n_prompt, logprobs=logprobs)
+
+    def _logprobs(self, choice: dict[str, Any], where: str, n_tokens: int | None) -> list[float] | None:
+        """The sampled tokens' log-probabilities of one choice, or None (see the module docstring)."""
+        block = choice.get("logprobs")
+        if not isinstance(block, dict):
+            return None
+        if self.endpoint == "chat":
+            content = block.get("content")
+            values = ([c.get("logprob") if isinstance(c, dict) else None for c in content]
+                      if isinstance(content, list) else None)
+        else:
+            values = block.get("token_logprobs")
+        if not isinstance(values, list):
+            return None
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+        if not ok or (n_tokens is not None and len(values) != n_tokens):
+            log.warning("%s: the server's logprobs are not one finite number per completion token "
+                        "(%d values, %s tokens); recorded as missing", where, len(values), n_tokens)
+            return None
+        return [float(v) for v in values]
 
     # ----- the engine contract -----
 

@@ -43,10 +43,16 @@ __all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_sh
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
 #: 2: attention on one thread, grouped by key span (last bits of the logits changed).
 #: 3: prompts prefilled in fixed chunks aligned at position 0, prefix caching (last bits changed).
-#: 4: attention on PyTorch's flash kernel (the projections' transposed outputs had sent it to the
-#:    math kernel) and decoding attention split at the prompt's end (last bits changed: all greedy
-#:    tokens of the default profile equal, 7 of 216 sampled ones differ at last-bit ties).
+#: 4: samples carry the per-token log-probabilities (``logprobs``, ``processed_logprobs``; older
+#:    records lack them, so they are regenerated, never read as missing values); attention on
+#:    PyTorch's flash kernel (the projections' transposed outputs had sent it to the math kernel)
+#:    and decoding attention split at the prompt's end (last bits changed: all greedy tokens of
+#:    the default profile's 54 prompts equal, 7 of 216 sampled ones differ, each at a last-bit tie).
 ENGINE_VERSION = 4
+
+#: The fields every sample cache record holds (a record lacking one is not reused).
+RECORD_FIELDS = ("item_id", "sample_idx", "seed", "prompt_sha256", "prompt_tokens", "response",
+                 "response_tokens", "finish_reason", "logprobs", "processed_logprobs")
 
 
 def sha256_text(text: str) -> str:
@@ -151,7 +157,7 @@ def generate_table(
         prompts_text.append(text)
         stops.append(prompt.stop)
         sha = sha256_text(text)
-        missing = [j for j in range(n) if cached.get((r["item_id"], j), {}).get("prompt_sha256") != sha]
+        missing = [j for j in range(n) if not _reusable(cached.get((r["item_id"], j)), sha)]
         if missing:
             todo[r["item_id"]] = missing
 
@@ -197,6 +203,9 @@ def generate_table(
                 "response": s.text,
                 "response_tokens": s.n_tokens,
                 "finish_reason": s.finish_reason,
+                "logprobs": _logprob_list(s.logprobs, s.n_tokens, "logprobs", where=(item_id, j)),
+                "processed_logprobs": _logprob_list(s.processed_logprobs, s.n_tokens, "processed_logprobs",
+                                                    where=(item_id, j)),
             }
             cached[(item_id, j)] = rec
             reported.add((item_id, j))
@@ -221,9 +230,30 @@ def generate_table(
                 "prompt": prompts_text[i], "response": rec["response"],
                 "prompt_tokens": rec["prompt_tokens"], "response_tokens": rec["response_tokens"],
                 "finish_reason": rec["finish_reason"],
+                "logprobs": rec["logprobs"], "processed_logprobs": rec["processed_logprobs"],
             })
     df = pl.DataFrame(out, schema=tables.GENERATION_SCHEMA)
     return df.sort(["item_id", "sample_idx"])
+
+
+def _reusable(rec: Mapping[str, Any] | None, prompt_sha: str) -> bool:
+    """A cached record is reused when it answers this prompt text and has every field of this engine."""
+    return rec is not None and rec.get("prompt_sha256") == prompt_sha and all(f in rec for f in RECORD_FIELDS)
+
+
+def _logprob_list(values: Sequence[float] | None, n_tokens: int, name: str, *, where: tuple[str, int]) -> list | None:
+    """A sample's per-token log-probabilities as a JSON list (None stays None).
+
+    Raises:
+        BackendError: the list's length is not the sample's token count (item and sample named).
+    """
+    if values is None:
+        return None
+    out = [float(v) for v in values]
+    if len(out) != n_tokens:
+        raise BackendError(f"item {where[0]!r}, sample {where[1]}: {len(out)} {name} for {n_tokens} "
+                           f"generated tokens (they must be aligned)")
+    return out
 
 
 def shard_range(n_items: int, shard: int, shards: int) -> tuple[int, int]:

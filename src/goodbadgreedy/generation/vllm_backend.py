@@ -21,6 +21,7 @@ Decoding parameters (:class:`~goodbadgreedy.generation.params.SamplingParams` ->
                           tokens included)
     max_new_tokens        ``max_tokens``
     stop                  ``stop`` (the text is cut before the stop string, which is dropped)
+    (every request)       ``logprobs=0``: the sampled token's log-probability only
     ====================  =====================================================================
 
     ``top_k=-1`` means "off" in every vLLM release (recent ones also accept 0). vLLM treats a
@@ -30,6 +31,20 @@ What comes back: ``CompletionOutput.token_ids`` (EOS, or the token completing a 
 included: the same count as the ``hf`` engine), ``text`` (special tokens skipped), and
 ``finish_reason`` ``length`` or ``stop`` with ``stop_reason`` None (EOS), a stop string, or a stop
 token id (:func:`finish_of`).
+
+Log-probabilities: every request asks for ``logprobs=0``, so each ``CompletionOutput.logprobs``
+holds, per generated token (aligned with ``token_ids``), a dict ``{token_id: Logprob}`` with the
+sampled token's entry (vLLM's ``SampleLogprobs``; :func:`sampled_logprobs` reads it). What the
+value is depends on the engine's ``logprobs_mode`` (vLLM >= 0.10.2, one per engine, not per
+request): ``raw_logprobs`` (our default, vLLM's too) is ``log_softmax`` of the logits before any
+processor, penalty, temperature or top-k/top-p, and fills ``Sample.logprobs`` (the ``logprob``
+scorer's input); ``processed_logprobs`` is taken after them and fills
+``Sample.processed_logprobs`` instead. vLLM cannot give both in one pass, so the other field is
+None. A vLLM without ``logprobs_mode`` (its ``EngineArgs`` has no such field) is not asked for
+log-probabilities at all: what older releases returned differs between their engines (V0 after
+the processors, V1 before), so both fields stay None and the scorer teacher-forces those rows.
+Not tested here (vLLM is not installed on the development machines): the engine argument and the
+real ``CompletionOutput``; the conversion is tested on plain data of the documented shape.
 
 Resumption: ``LLM.generate`` returns the outputs of all its requests together, when the last one
 is finished (vLLM's offline API reports nothing per request before that), so the samples of a
@@ -45,6 +60,7 @@ the model but a re-run may not reproduce them bit for bit.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Sequence
 
 from goodbadgreedy.errors import BackendError, ConfigError
@@ -73,7 +89,8 @@ def import_vllm():
     return vllm
 
 
-def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str] = ()) -> dict[str, Any]:
+def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str] = (), *,
+                    logprobs: bool = False) -> dict[str, Any]:
     """Keyword arguments of ``vllm.SamplingParams`` for one sample (the table in the module docstring).
 
     A pure function, testable without vLLM.
@@ -82,10 +99,12 @@ def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str
         params: our decoding parameters.
         seed: the sample's seed; required when sampling, ignored (not sent) for greedy decoding.
         stop: stop strings.
+        logprobs: ask for the sampled token's log-probability (``logprobs=0``).
 
     Returns:
         ``n``, ``temperature``, ``top_p``, ``top_k``, ``repetition_penalty``, ``max_tokens``,
-        ``stop``, ``seed``, ``skip_special_tokens``, ``include_stop_str_in_output``.
+        ``stop``, ``seed``, ``skip_special_tokens``, ``include_stop_str_in_output``; with
+        ``logprobs``, also ``logprobs: 0``.
 
     Raises:
         ConfigError: a sampling config got a None seed.
@@ -98,7 +117,7 @@ def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str
         temperature, top_p = float(params.temperature), float(params.top_p)
         top_k = int(params.top_k) if params.top_k > 0 else -1
         seed = int(seed)
-    return {
+    kw = {
         "n": 1,
         "temperature": temperature,
         "top_p": top_p,
@@ -110,6 +129,60 @@ def sampling_kwargs(params: SamplingParams, seed: int | None, stop: Sequence[str
         "skip_special_tokens": True,
         "include_stop_str_in_output": False,
     }
+    if logprobs:
+        kw["logprobs"] = 0
+    return kw
+
+
+#: vLLM's ``logprobs_mode`` values this backend supports, and the Sample field each fills.
+LOGPROBS_MODES = {"raw_logprobs": "logprobs", "processed_logprobs": "processed_logprobs"}
+
+
+def sampled_logprobs(token_ids: Sequence[int], logprobs: Any) -> list[float] | None:
+    """The sampled tokens' log-probabilities from one vLLM ``CompletionOutput``.
+
+    A pure function, testable without vLLM.
+
+    Args:
+        token_ids: ``CompletionOutput.token_ids``, the generated tokens.
+        logprobs: ``CompletionOutput.logprobs``: None (not requested), or one entry per generated
+            token, each a mapping ``{token_id: Logprob}`` (``Logprob.logprob`` a float, nats) that
+            holds the sampled token (vLLM adds it to the top-``logprobs`` ones; with
+            ``logprobs=0`` it is the only entry). vLLM's ``FlatLogprobs`` indexes the same way.
+
+    Returns:
+        ``[logprobs[t][token_ids[t]].logprob for t]`` as floats, or None when ``logprobs`` is None.
+
+    Raises:
+        BackendError: the entries are not one per generated token, an entry lacks the sampled
+            token, or a value is not a finite number (the position and token named).
+    """
+    if logprobs is None:
+        return None
+    if len(logprobs) != len(token_ids):
+        raise BackendError(f"vllm: {len(logprobs)} logprobs entries for {len(token_ids)} generated tokens")
+    out = []
+    for t, (tok, entry) in enumerate(zip(token_ids, logprobs, strict=True)):
+        try:
+            value = entry[tok]
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"vllm: the logprobs of token {t} lack the sampled token {tok}") from None
+        value = getattr(value, "logprob", value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise BackendError(f"vllm: token {t} ({tok}) has log-probability {value!r}, not a finite number")
+        out.append(float(value))
+    return out
+
+
+def supports_logprobs_mode(vllm: Any) -> bool:
+    """Whether the installed vLLM has the engine argument ``logprobs_mode`` (a field of ``EngineArgs``)."""
+    import dataclasses
+
+    engine_args = getattr(vllm, "EngineArgs", None)
+    try:
+        return any(f.name == "logprobs_mode" for f in dataclasses.fields(engine_args))
+    except TypeError:
+        return False
 
 
 def finish_of(finish_reason: str | None, stop_reason: Any, text: str, stop: Sequence[str]) -> tuple[str, str]:
@@ -151,6 +224,9 @@ class VLLMBackend:
         chunk_requests: most requests per ``LLM.generate`` call (whole prompts; a prompt with
             more samples is a chunk of its own); the finished samples are reported (and cached)
             when each call returns.
+        logprobs_mode: ``raw_logprobs`` (default) or ``processed_logprobs``: which log-probability
+            vLLM records per sampled token (the module docstring); ignored, with a warning, by a
+            vLLM without the engine argument (then none is recorded).
         llm: an already built ``vllm.LLM`` (tests); None builds one.
         tokenizer: the transformers tokenizer that renders and tokenizes prompts; None loads it
             from ``load_path``.
@@ -171,6 +247,7 @@ class VLLMBackend:
         tensor_parallel_size: int = 1,
         max_model_len: int | None = None,
         chunk_requests: int = 1024,
+        logprobs_mode: str = "raw_logprobs",
         llm: Any = None,
         tokenizer: Any = None,
     ) -> None:
@@ -183,6 +260,12 @@ class VLLMBackend:
         self.load_path, self.dtype, self.model_sha = load_path, dtype, model_sha
         self.tensor_parallel_size = tensor_parallel_size
         self.chunk_requests = max(1, int(chunk_requests))
+        if logprobs_mode not in LOGPROBS_MODES:
+            raise ConfigError(f"vllm.logprobs_mode={logprobs_mode!r} must be one of {sorted(LOGPROBS_MODES)}")
+        self.logprobs_mode = logprobs_mode if supports_logprobs_mode(self._vllm) else None
+        if self.logprobs_mode is None:
+            log.warning("vllm %s has no logprobs_mode: no log-probabilities are recorded (the logprob "
+                        "scorer teacher-forces these samples)", getattr(self._vllm, "__version__", "?"))
         if llm is None:
             kwargs: dict[str, Any] = dict(
                 model=load_path, tokenizer=load_path, dtype=dtype, seed=0,
@@ -190,6 +273,8 @@ class VLLMBackend:
             )
             if max_model_len is not None:
                 kwargs["max_model_len"] = max_model_len
+            if self.logprobs_mode is not None:
+                kwargs["logprobs_mode"] = self.logprobs_mode
             try:
                 llm = self._vllm.LLM(**kwargs)
             except Exception as exc:
@@ -210,6 +295,7 @@ class VLLMBackend:
             "dtype": self.dtype,
             "vllm": getattr(self._vllm, "__version__", "unknown"),
             "tensor_parallel_size": self.tensor_parallel_size,
+            "logprobs_mode": self.logprobs_mode,
         }
 
     def generate(
@@ -257,7 +343,7 @@ class VLLMBackend:
             for i in chunk:
                 for j, seed in enumerate(seeds[i]):
                     try:
-                        kw = sampling_kwargs(params, seed, stop)
+                        kw = sampling_kwargs(params, seed, stop, logprobs=self.logprobs_mode is not None)
                     except ConfigError:
                         raise ConfigError(f"sampling needs a seed for every sample (prompt {i}, sample {j})") from None
                     reqs.append(TokensPrompt(prompt_token_ids=list(prompts[i])))
@@ -272,7 +358,13 @@ class VLLMBackend:
                     text, reason = finish_of(comp.finish_reason, comp.stop_reason, comp.text, stop)
                 except BackendError as exc:
                     raise BackendError(f"prompt {i}, sample {j}: {exc}") from None
+                try:
+                    values = sampled_logprobs(comp.token_ids, getattr(comp, "logprobs", None))
+                except BackendError as exc:
+                    raise BackendError(f"prompt {i}, sample {j}: {exc}") from None
                 out[i][j] = Sample(token_ids=list(comp.token_ids), text=text, finish_reason=reason)
+                if values is not None and self.logprobs_mode is not None:
+                    setattr(out[i][j], LOGPROBS_MODES[self.logprobs_mode], values)
                 if on_sample_done is not None:
                     on_sample_done(i, j, out[i][j])
         return out

@@ -24,6 +24,8 @@ from goodbadgreedy.reranking.base import Scorer, Scores, ScoringInputs, score_ta
 
 #: The scorer types and what each needs from the score stage.
 SCORER_TYPES = ("self_consistency", "logprob", "reward_model")
+#: The scorer types that run a model (torch, transformers); a score job of another type imports neither.
+MODEL_SCORER_TYPES = ("logprob", "reward_model")
 
 
 def scorer_type(name: str, spec: Mapping[str, Any]) -> str:
@@ -75,10 +77,9 @@ def build_scorer(
         from goodbadgreedy.generation.model import read_manifest
 
         runtime = dict(runtime or {})
-        load_path = read_manifest(policy_manifest).load_path
-        if not load_path:
-            raise ConfigError(f"scorers.{name}: logprob needs the policy's local weights; "
-                              f"{policy_manifest} has none (a model served over HTTP)")
+        # loaded only if a row lacks recorded log-probabilities (teacher-forced fallback); a model
+        # without local weights (served over HTTP) can be scored when its server returned them
+        load_path = read_manifest(policy_manifest).load_path or None
         return LogprobScorer(options, load_path=load_path,
                              dtype=runtime.get("dtype", "float32"), device=runtime.get("device", "cpu"))
     from goodbadgreedy.reranking.reward_model import RewardModelScorer
@@ -86,4 +87,5 @@ def build_scorer(
     return RewardModelScorer(options, benchmark=benchmark)
 
 
-__all__ = ["SCORER_TYPES", "Scorer", "Scores", "ScoringInputs", "build_scorer", "score_table", "scorer_type"]
+__all__ = ["MODEL_SCORER_TYPES", "SCORER_TYPES", "Scorer", "Scores", "ScoringInputs", "build_scorer", "score_table",
+           "scorer_type"]

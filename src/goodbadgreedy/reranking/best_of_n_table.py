@@ -28,13 +28,6 @@ import numpy as np
 import polars as pl
 
 from goodbadgreedy.errors import DataError
-from goodbadgreedy.stats.best_of_n import (
-    best_of_n_first,
-    best_of_n_unbiased,
-    oracle_at_n,
-    random_at_n,
-    worst_of_n,
-)
 from goodbadgreedy.tables import read_table
 
 #: Columns of the Best-of-N table, in order.
@@ -123,6 +116,10 @@ def best_of_n_table(scores: pl.DataFrame, checks: pl.DataFrame, *, Ns: list[int]
         DataError: see :func:`reward_matrices`; also an empty ``scores``.
         ValueError: an ``N`` outside ``[1, n_samples]``.
     """
+    # here, not at module level: the estimators import scipy, which the plot job (greedy_table,
+    # read_best_of_n) does not need
+    from goodbadgreedy.stats.best_of_n import best_of_n_first, best_of_n_unbiased, oracle_at_n, random_at_n, worst_of_n
+
     if scores.height == 0:
         raise DataError("best_of_n: no scores")
     rows = []

@@ -1,30 +1,48 @@
 """Log-probability scorer: the policy model's mean token log-probability of its own response.
 
-For a sample with prompt tokens ``p_1..p_m`` and scored response tokens ``r_1..r_T`` (teacher
-forcing, one forward pass):
+Two paths, per row of the generation table:
 
-    score = (1/T) * sum_t log P_model(r_t | p_1..p_m, r_1..r_{t-1})        (nats per token)
+* **recorded** (every row the local engines wrote): the generate stage recorded, for every
+  generated token, its raw log-probability (``logprobs`` column: float32 ``log_softmax`` of the
+  model's logits before any logits processor, see :class:`~goodbadgreedy.generation.backend_base.Sample`).
+  The score is their mean over the *sampled* tokens ``y_1..y_T``, EOS included when the sample
+  ended on it and the token that completed a stop sequence included (the tokens as sampled, not a
+  re-tokenization of the stored text):
 
-Tokens: the generation table's ``prompt`` is the already-templated prompt text (chat template and
-assistant prefix applied, see :func:`goodbadgreedy.generation.backend_base.render_prompt`); it is tokenized
-without special tokens, exactly as the generate stage did. The ``response`` text is tokenized on
-its own (without special tokens) and appended, followed by the tokenizer's EOS token when the
-sample ended on EOS (``finish_reason == "eos"``) or when the response is empty (so every sample
-scores at least one token). Re-tokenizing the text can differ from the sampled token sequence
-where the tokenization is not canonical, and a stop sequence cut from the response is not
-scored; both are the usual approximations of scoring stored text.
+      score = (1/T) * sum_t log P_model(y_t | prompt, y_1..y_{t-1})        (nats per token)
 
-The model is the packaged policy, loaded like the generate stage does
+  No model is loaded and nothing is computed but the mean; ``truncated`` is false.
+* **teacher-forced fallback** (rows whose ``logprobs`` is null or empty, e.g. an OpenAI-compatible
+  server that returned no log-probabilities): the model is loaded (only if there is such a row)
+  and scores the stored text in one forward pass, as below.
+
+Teacher forcing: for a sample with prompt tokens ``p_1..p_m`` and scored response tokens
+``r_1..r_T``, ``score = (1/T) * sum_t log P_model(r_t | p_1..p_m, r_1..r_{t-1})``. The generation
+table's ``prompt`` is the already-templated prompt text (chat template and assistant prefix
+applied, see :func:`goodbadgreedy.generation.backend_base.render_prompt`); it is tokenized without
+special tokens, exactly as the generate stage did. The ``response`` text is tokenized on its own
+(without special tokens) and appended, followed by the tokenizer's EOS token when the sample ended
+on EOS (``finish_reason == "eos"``) or when the response is empty (so every sample scores at least
+one token). Re-tokenizing the text can differ from the sampled token sequence where the
+tokenization is not canonical, and a stop sequence cut from the response is not scored; both are
+the usual approximations of scoring stored text, and the reason the recorded path is preferred.
+Where the tokens agree the two paths agree to float tolerance (tested).
+
+The fallback's model is the packaged policy, loaded like the generate stage does
 (:func:`goodbadgreedy.generation.model.load_model`, with its batch-invariant attention): rows are
 left-padded, position ids follow the attention mask, and only the last positions' logits are
 computed (``logits_to_keep``). Log-softmax runs in float32 whatever the model's dtype.
 A sample longer than ``max_length`` (default: the model's ``max_position_embeddings``) has its
 response cut at the end; it is flagged in ``truncated`` and counted in the log.
+
+The scorer logs how many rows took each path and its wall time, and records both counts and the
+seconds in the lineage (:meth:`LogprobScorer.describe`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -149,15 +167,37 @@ def mean_logprobs(
     return out
 
 
+def recorded_means(logprobs: Sequence[Sequence[float] | None]) -> np.ndarray:
+    """Mean of each row's recorded per-token log-probabilities (the recorded path).
+
+    Args:
+        logprobs: per row, the sampled tokens' raw log-probabilities (nats), or None.
+
+    Returns:
+        Float64 array, shape ``(n,)``: the mean over each row's list (float64 sum of the float32
+        values); NaN where the list is None or empty (those rows need the teacher-forced pass).
+    """
+    out = np.full(len(logprobs), np.nan, dtype=np.float64)
+    for i, lp in enumerate(logprobs):
+        if lp is not None and len(lp) > 0:
+            out[i] = float(np.mean(np.asarray(lp, dtype=np.float64)))
+    return out
+
+
 class LogprobScorer:
     """Mean token log-probability under the policy model (see the module docstring).
 
     Args:
         spec: ``scorers.<name>`` of params.yaml: ``batch_size`` (default 4), ``max_length``
-            (default null: the model's ``max_position_embeddings``).
-        load_path: the policy model's folder (``PreparedModel.load_path`` of its manifest).
+            (default null: the model's ``max_position_embeddings``); both for the fallback.
+        load_path: the policy model's folder (``PreparedModel.load_path`` of its manifest),
+            loaded only when a row needs the teacher-forced fallback; may be None when no row
+            does (a model served over HTTP whose server returned log-probabilities).
         dtype, device: the model's runtime (``models.<model>.dtype`` / ``.device``).
         tokenizer, model: an already loaded pair (tests); then ``load_path`` is not read.
+
+    Raises:
+        ConfigError: only one of ``tokenizer`` and ``model`` is given.
     """
 
     kind = "logprob"
@@ -169,14 +209,29 @@ class LogprobScorer:
         self.max_length = self.spec.get("max_length")
         if (tokenizer is None) != (model is None):
             raise ConfigError("logprob: give both tokenizer and model, or neither")
-        if tokenizer is None:
-            if load_path is None:
-                raise ConfigError("logprob: needs the policy model (load_path or tokenizer+model)")
-            from goodbadgreedy.generation.model import load_model
-
-            tokenizer, model = load_model(load_path, dtype=dtype, device=device)
+        self.load_path, self.dtype, self.device = load_path, dtype, device
         self.tokenizer, self.model = tokenizer, model
         self.n_truncated = 0
+        self.n_recorded = 0
+        self.n_teacher_forced = 0
+        self.seconds = 0.0
+
+    def _load(self) -> None:
+        """Load the policy model for the teacher-forced fallback (once).
+
+        Raises:
+            ConfigError: no ``load_path`` (a model without local weights).
+        """
+        if self.model is not None:
+            return
+        if self.load_path is None:
+            raise ConfigError(
+                f"logprob: {self.n_teacher_forced} row(s) have no recorded log-probabilities and need "
+                f"the teacher-forced pass, which needs the policy's local weights; this model has none "
+                f"(a model served over HTTP whose server returned no logprobs)")
+        from goodbadgreedy.generation.model import load_model
+
+        self.tokenizer, self.model = load_model(self.load_path, dtype=self.dtype, device=self.device)
 
     def _max_length(self) -> int:
         if self.max_length is not None:
@@ -187,26 +242,56 @@ class LogprobScorer:
         return int(limit)
 
     def score(self, inputs: ScoringInputs) -> Scores:
-        """Score every generation row (needs ``prompt``, ``response``, ``finish_reason``)."""
+        """Score every generation row (see the module docstring for the two paths).
+
+        Reads ``logprobs`` when the table has it; rows without recorded values also need
+        ``prompt``, ``response`` and ``finish_reason``.
+
+        Raises:
+            ConfigError: a row needs the fallback and the model has no local weights.
+            DataError: as :func:`encode_samples`, for the fallback rows.
+        """
+        t0 = time.perf_counter()
         gen = inputs.generations
-        p_ids, r_ids, truncated = encode_samples(
-            self.tokenizer,
-            gen["prompt"].to_list(),
-            gen["response"].to_list(),
-            [f == "eos" for f in gen["finish_reason"].to_list()],
-            max_length=self._max_length(),
-        )
-        pad = self.tokenizer.pad_token_id
-        if pad is None:
-            pad = self.tokenizer.eos_token_id or 0
-        reward = mean_logprobs(self.model, p_ids, r_ids, batch_size=self.batch_size, pad_id=int(pad))
+        if "logprobs" in gen.columns:
+            reward = recorded_means(gen["logprobs"].to_list())
+        else:
+            reward = np.full(gen.height, np.nan, dtype=np.float64)
+        truncated = np.zeros(gen.height, dtype=bool)
+        todo = np.flatnonzero(np.isnan(reward))
+        self.n_recorded, self.n_teacher_forced = gen.height - todo.size, int(todo.size)
+        if todo.size:
+            self._load()
+            sub = gen[todo.tolist()]
+            p_ids, r_ids, cut = encode_samples(
+                self.tokenizer,
+                sub["prompt"].to_list(),
+                sub["response"].to_list(),
+                [f == "eos" for f in sub["finish_reason"].to_list()],
+                max_length=self._max_length(),
+            )
+            pad = self.tokenizer.pad_token_id
+            if pad is None:
+                pad = self.tokenizer.eos_token_id or 0
+            reward[todo] = mean_logprobs(self.model, p_ids, r_ids, batch_size=self.batch_size, pad_id=int(pad))
+            truncated[todo] = cut
         self.n_truncated = int(truncated.sum())
         if self.n_truncated:
             log.warning("logprob: %d of %d samples cut to max_length %d", self.n_truncated,
                         gen.height, self._max_length())
+        self.seconds = time.perf_counter() - t0
+        log.info("logprob: %d of %d rows from the recorded log-probabilities, %d teacher-forced "
+                 "(model %s); %.2f s", self.n_recorded, gen.height, self.n_teacher_forced,
+                 "loaded" if self.model is not None else "not loaded", self.seconds)
         return Scores(reward, truncated)
 
     def describe(self) -> dict[str, Any]:
-        """Lineage fields: scorer type, batch size, max length and truncation count."""
-        return {"scorer_type": self.kind, "batch_size": self.batch_size,
-                "max_length": self._max_length(), "n_truncated": self.n_truncated}
+        """Lineage fields: scorer type, batch size, max length, path counts, truncations, seconds.
+
+        ``max_length`` is the configured value (None: the model's own) when the model was never
+        loaded.
+        """
+        max_length = self._max_length() if self.model is not None else self.max_length
+        return {"scorer_type": self.kind, "batch_size": self.batch_size, "max_length": max_length,
+                "n_truncated": self.n_truncated, "n_recorded": self.n_recorded,
+                "n_teacher_forced": self.n_teacher_forced, "seconds": round(self.seconds, 3)}
