@@ -37,6 +37,8 @@ PROFILE = config["profiles"][config["profile"]]
 # generation settings of a generate job; `shards` only shapes the DAG (see rules/generate.smk)
 GENERATION = canonical({k: v for k, v in config["generation"].items() if k != "shards"})
 SHARDS = PLAN.shards
+# torch threads per generate job (params.yaml generation.threads; Snakemake caps it at --cores)
+GENERATION_THREADS = config["generation"]["threads"]
 # Table 1 compares the first greedy and the first sampling config in params.yaml order
 # PLAN.decoding: the declared configs, then those params.yaml `sweeps` expand into (config.plan)
 TABLE1_CONFIGS = list(table1_configs(PLAN.decoding))

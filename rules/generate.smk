@@ -12,7 +12,7 @@ if SHARDS == 1:
             f"{OUT}/generations/{{model}}/{{benchmark}}/{{cfg}}.parquet",
         log:
             f"logs/{PLAN.profile}/generate/{{model}}/{{benchmark}}/{{cfg}}.log",
-        threads: workflow.cores
+        threads: GENERATION_THREADS
         resources:
             mem_mb=4000,
         params:
@@ -40,7 +40,7 @@ else:
             f"logs/{PLAN.profile}/generate_shard/{{model}}/{{benchmark}}/{{cfg}}/{{shard}}.log",
         wildcard_constraints:
             shard=r"\d+",
-        threads: workflow.cores
+        threads: GENERATION_THREADS
         resources:
             mem_mb=4000,
         params:

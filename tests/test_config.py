@@ -461,3 +461,31 @@ def test_dvc_check_stage_tracks_the_profile_judge_block():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert {"judge", "profiles"} <= set(stages["check"]["params"])
     assert "check" in read_stages(REPO / "dvc.yaml")["check"].rules  # the stage runs the check rule
+
+
+def test_generate_jobs_run_generation_threads(tmp_path):
+    """Policy: a generate job's threads (Snakemake's, which the job hands to torch) are
+    params.yaml's `generation.threads`, 1 by default, and Snakemake caps them at --cores (so two
+    1-thread generate jobs share a 2-core machine). Checked on the dry run's job listing
+    (Snakemake prints `threads: N` for N > 1 only). Negative control: `threads: 2` at --cores 2
+    does show 2, and at --cores 1 is capped to 1."""
+    text = (REPO / "params.yaml").read_text().replace("\nprofile: default\n", "\nprofile: smoke\n")
+    assert "\n  threads: 1\n" in text
+    wd = _workflow_dir(tmp_path / "wf", text)
+    target = "results/smoke/generations/smollm2-135m/gsm8k/greedy.parquet"
+
+    def generate_threads(params_text: str, cores: int) -> int:
+        (wd / "params.yaml").write_text(params_text)
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+        cmd = [str(Path(sys.executable).parent / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(wd),
+               "--workflow-profile", "none", "--cores", str(cores), "-n", target]
+        res = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+        job = res.stdout.split("\nrule generate:\n", 1)[1].split("\n[", 1)[0].split("\nJob stats", 1)[0]
+        found = re.findall(r"^\s+threads: (\d+)$", job, flags=re.M)
+        return int(found[0]) if found else 1
+
+    assert generate_threads(text, 2) == 1
+    two = text.replace("\n  threads: 1\n", "\n  threads: 2\n")
+    assert generate_threads(two, 2) == 2
+    assert generate_threads(two, 1) == 1

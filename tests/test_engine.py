@@ -381,31 +381,40 @@ def test_prefix_cache_keys_are_whole_prefixes_and_eviction_is_lru():
 def test_ghost_rows_skip_the_attention_and_change_no_live_row(tiny_model, tokenizer, prompts, monkeypatch):
     """Policy: in a decoding step, attention is computed only for live rows (a batch of one
     sample still runs its GEMMs over a whole 8-row block, but its 7 ghost rows get no attention
-    call), and skipping them does not change the live rows' samples (same tokens as with every
-    row computed).
+    kernel call), and skipping them does not change the live rows' samples (same tokens as with
+    every row computed).
 
-    Negative control: with the skip switched off, the attention calls of a step hold all 8 rows.
+    Negative control: with the ghost rows handed to the attention as rows of the live row's
+    prompt (they hold copies of its keys), the kernel calls of a step hold all 8 rows.
     """
     from goodbadgreedy.generation import attention, engine
 
-    rows_per_call = []
-    real_sdpa = attention.F.scaled_dot_product_attention
+    queries_per_step: list[int] = []
+    real_flash = attention._flash
+    rep = tiny_model.config.num_attention_heads // tiny_model.config.num_key_value_heads
 
-    def spy(q, *args, **kwargs):
-        if q.shape[2] == 1:  # decoding steps: one query per row
-            rows_per_call.append(q.shape[0])
-        return real_sdpa(q, *args, **kwargs)
-
-    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
     params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=6)
-    skipped = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
-    assert rows_per_call and set(rows_per_call) == {1}
 
-    rows_per_call.clear()
+    def spy(q, k, v, scale):
+        # decoding steps' generated-key part (at most max_new_tokens keys; prompts are longer):
+        # one batch row per attended row, each a (kv_heads, rep) block of query heads
+        if k.shape[2] <= params.max_new_tokens:
+            assert q.shape[2] == rep
+            queries_per_step.append(q.shape[0])
+        return real_flash(q, k, v, scale)
+
+    monkeypatch.setattr(attention, "_flash", spy)
+    skipped = generate(tiny_model, tokenizer, prompts[:1], [[3]], params, batch_size=8, progress=False)
+    assert queries_per_step and set(queries_per_step) == {1}
+
+    queries_per_step.clear()
     real_forward = attention.rowwise_attention_forward
 
-    def no_skip(*args, gbg_live_rows=None, **kwargs):
-        return real_forward(*args, **kwargs)
+    def no_skip(*args, gbg_prompts=None, **kwargs):
+        if gbg_prompts is not None:
+            live = next(p for p in gbg_prompts if p is not None)
+            gbg_prompts = [live] * len(gbg_prompts)
+        return real_forward(*args, gbg_prompts=gbg_prompts, **kwargs)
 
     monkeypatch.setattr(attention, "rowwise_attention_forward", no_skip)
     attention.register()
@@ -414,8 +423,104 @@ def test_ghost_rows_skip_the_attention_and_change_no_live_row(tiny_model, tokeni
     finally:
         monkeypatch.undo()
         attention.register()
-    assert set(rows_per_call) == {engine.ROW_BLOCK}
+    assert set(queries_per_step) == {engine.ROW_BLOCK}
     assert _ids(skipped) == _ids(full)
+
+
+def _shared_prompt_batch(seed: int = 1):
+    """A decoding step's tensors: 12 rows, samples of prompts 7 and 9 (copies of the same prompt
+    keys/values at each row's own columns), with other starts and generated keys per row."""
+    g = torch.Generator().manual_seed(seed)
+    kv_heads, rep, d, width = 3, 3, 64, 950
+    prompts = [(7, 800)] * 4 + [(9, 700)] * 4 + [(7, 800)] * 4
+    starts = [50] * 4 + [150] * 4 + [100] * 4  # the last 4: prompt 7's samples admitted later
+    key = torch.randn(12, kv_heads, width, d, generator=g)
+    value = torch.randn(12, kv_heads, width, d, generator=g)
+    shared = {p: (torch.randn(kv_heads, n, d, generator=g), torch.randn(kv_heads, n, d, generator=g))
+              for p, n in set(prompts)}
+    for b, ((p, n), s) in enumerate(zip(prompts, starts, strict=True)):
+        key[b, :, s : s + n], value[b, :, s : s + n] = shared[p]
+    query = torch.randn(12, kv_heads * rep, 1, d, generator=g)
+    return query, key, value, starts, prompts
+
+
+def test_prompt_split_attention_is_exact_and_row_invariant():
+    """Policy (``attention.split_prompt_attention``, decoding steps): a row's attention is its
+    prompt part and its generated part merged by their log-sum-exps, which is a softmax over all
+    its valid keys (equal to one SDPA pass over them, to float32 rounding: 1e-5); the prompt part
+    of all rows of one prompt is one kernel call, and a row's output has the same bits whether it
+    is alone, with its siblings, or in a batch with other prompts (any order of rows); a row
+    given as None gets zeros and changes no other row.
+
+    Negative controls: the split result is not bitwise the one-pass result (so the bitwise checks
+    compare two computations that could differ), and a row whose prompt keys differ from its
+    group's first row gets that row's prompt part (the grouping relies on the copies being equal).
+    """
+    import torch.nn.functional as F
+
+    from goodbadgreedy.generation.attention import split_prompt_attention
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        q, k, v, starts, prompts = _shared_prompt_batch()
+        out = split_prompt_attention(None, q, k, v, starts, prompts, 0.125)
+        one_pass = torch.cat([
+            F.scaled_dot_product_attention(q[b : b + 1], k[b : b + 1, :, s:], v[b : b + 1, :, s:], scale=0.125,
+                                           enable_gqa=True)
+            for b, s in enumerate(starts)])
+        assert torch.allclose(out, one_pass, atol=1e-5, rtol=0)
+        assert not torch.equal(out, one_pass)
+        for b in range(12):
+            alone = split_prompt_attention(None, q[b : b + 1], k[b : b + 1], v[b : b + 1], [starts[b]],
+                                           [prompts[b]], 0.125)
+            assert torch.equal(alone[0], out[b])
+        perm = torch.randperm(12, generator=torch.Generator().manual_seed(3)).tolist()
+        shuffled = split_prompt_attention(None, q[perm], k[perm], v[perm], [starts[i] for i in perm],
+                                          [prompts[i] for i in perm], 0.125)
+        assert torch.equal(shuffled, out[perm])
+        ghosts = list(prompts)
+        ghosts[5] = None
+        with_ghost = split_prompt_attention(None, q, k, v, starts, ghosts, 0.125)
+        assert torch.count_nonzero(with_ghost[5]) == 0
+        assert torch.equal(torch.cat([with_ghost[:5], with_ghost[6:]]), torch.cat([out[:5], out[6:]]))
+        k2 = k.clone()
+        k2[1, :, starts[1] : starts[1] + 10] += 1.0  # row 1's prompt keys no longer equal row 0's
+        grouped = split_prompt_attention(None, q, k2, v, starts, prompts, 0.125)
+        alone = split_prompt_attention(None, q[1:2], k2[1:2], v[1:2], [starts[1]], [prompts[1]], 0.125)
+        assert torch.equal(grouped[1], out[1]) and not torch.equal(alone[0], out[1])
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_engine_attention_never_takes_the_math_kernel(tiny_model, tokenizer, prompts):
+    """Policy: every attention call of the engine (prefill chunks and decoding steps) runs
+    PyTorch's CPU flash kernel, never its composite "math" fallback (which copies every row's
+    keys/values once per query-head group and rescales them on every call: on the packaged model
+    it took 52 of a run's 72 s). The fallback is taken when the query's last dimension is not
+    contiguous, which the ``(W @ x^T)^T`` projections produced until their result was made
+    contiguous.
+
+    Negative control: the same SDPA call with a query whose last dimension is strided does show
+    the math kernel in the profile, so the check can see it.
+    """
+    import torch.nn.functional as F
+    from torch.profiler import profile
+
+    def kernels(fn):
+        with profile() as prof:
+            fn()
+        return {e.key for e in prof.key_averages()}
+
+    params = SamplingParams(do_sample=True, temperature=1.0, max_new_tokens=8)
+    seen = kernels(lambda: generate(tiny_model, tokenizer, prompts, [[1, 2]] * len(prompts), params,
+                                    progress=False))
+    assert "aten::_scaled_dot_product_flash_attention_for_cpu" in seen
+    assert "aten::_scaled_dot_product_attention_math" not in seen
+    q = torch.randn(2, 16, 4, 8).permute(0, 2, 3, 1)  # (2, 4, 8, 16) with last-dim stride 64
+    k = v = torch.randn(2, 4, 8, 16)
+    assert q.stride(-1) != 1
+    assert "aten::_scaled_dot_product_attention_math" in kernels(lambda: F.scaled_dot_product_attention(q, k, v))
 
 
 def test_engine_linears_give_a_row_the_same_bits_at_every_block_count(tiny_model, tokenizer, prompts):

@@ -41,41 +41,32 @@ Design (see docs/architecture.md):
   running the model over every response again. Cost: two float32 ``log_softmax`` over the live
   rows per step (one when nothing processes the logits; see :func:`chosen_logprobs`).
 
-Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread, a GSM8K
-prompt of 861 tokens, 24 steps; the machine shared with other work, load 4-5 on 2 cores, so
-absolute figures are noisy within a factor 2; ms per step, module hooks around every
-``nn.Linear``, the attention function, the mask builder, the KV update and :func:`next_tokens`):
+Where a decoding step's time goes (issue 16; packaged model, fp32, 1 torch thread; the
+machine shared with other work, so absolute figures are noisy within a factor 2):
 
-=========================  ======================  ==================  ==================
-part                       8 live rows (2 x N=4)   1 live row, before  1 live row, after
-=========================  ======================  ==================  ==================
-q/k/v/o projections        47                      48                  25
-MLP                        155                     143                 77
-lm_head (49152 x 576)      76                      81                  39
-attention calls            147                     155                 11
-KV-cache update            2.7                     1.7                 0.9
-mask building              0.6                     0.2                 0.3
-sampling                   6.3                     1.5                 0.7
-rest (Python, norms, rope)  53                      52                  24
-step                       480                     479                 176
-=========================  ======================  ==================  ==================
-
-What was learnt: (1) a step with one live row was computed as a whole 8-row block *including
-the attention of its 7 ghost rows*, each reading its own copy of the 861-column KV: attention
-was a third of the step. Ghost rows now skip the attention (bitwise neutral for live rows,
-tested): 155 -> 11 ms (the other rows of the two 1-row columns run the same GEMMs: their
-differences are the machine's noise). The 8-row GEMMs stay (batch invariance). In isolated
-products the 8-row ``(W @ x^T)^T`` cost about its 1-row one (1536 x 576: 0.43 vs 0.39 ms)
-where ``F.linear`` cost 2.9x (1.16 vs 0.40 ms), but a whole forward pass of 8 one-token rows
-measured the same with both (223 vs 228 ms, medians of 12, interleaved): no gain at the model
-level here; the change is for invariance. (2) Mask building, KV bookkeeping and
-sampling are small (< 2 %). (3) The GEMMs are memory-bound: a step reads 538 MB of weights,
-118 ms at the 4.6 GB/s a copy reached during the same session, against ~280 ms measured for
-the projections, MLP and lm_head together. (4) With 8 live rows the attention is still ~30 %:
-each sample reads its own copy of its prompt's KV (8 x 40 MB per step); attending to a shared
-prompt once for all its samples (cascade attention, as FlashInfer and Hydragen do) is the next
-step and is not done. (5) At one thread, attention no longer toggles the thread count (it did
-60 times per step).
+1. A first profile (module hooks, a GSM8K prompt of 861 tokens, 8 live rows) gave 480 ms per
+   step: projections + MLP + lm_head ~280 ms, attention 147 ms, Python/norms/rope 53 ms, mask
+   building, KV bookkeeping and sampling < 2 % together. A step with one live row was computed
+   as a whole 8-row block *including the attention of its 7 ghost rows*: ghost rows now skip the
+   attention (bitwise neutral for live rows, tested): 479 -> 176 ms for a 1-row step.
+2. Op-level profile (``torch.profiler``) of the 6 default GSM8K prompts x N = 4, 48 new tokens:
+   72 s, of which 52 s in ``aten::_scaled_dot_product_attention_math`` (22 s of it copying K/V
+   per query-head group, 15 s rescaling keys). PyTorch had left its CPU flash kernel for the
+   math path because the ``(W @ x^T)^T`` projections return a transposed view (the query's last
+   dimension was not contiguous). With contiguous projections: 26.6 s, the flash kernel 8.8 s
+   and the matrix products 9.8 s (tested: the engine never takes the math kernel).
+3. With many samples per prompt each row read its own copy of its prompt's keys (~40 MB per
+   row per step at 900 columns). Decoding attention is now split at each row's prompt end and
+   the prompt part is one kernel call for all samples of the prompt
+   (:func:`~goodbadgreedy.generation.attention.split_prompt_attention`): 62 vs 51 tok/s on that
+   workload (64 new tokens, medians of 3, interleaved).
+4. What is left is the matrix products, memory-bound: one layer + lm_head (127 MB of fp32
+   weights) took 20 ms for 8 rows, i.e. ~6 GB/s, about what one core streams here; a step reads
+   538 MB of weights, so a step costs at least ~85-110 ms on one thread whatever the number of
+   rows. Greedy decoding of a few prompts is therefore bound by the longest sample x that floor
+   (GSM8K greedy, 6 prompts, 64 steps: 110 ms/step matrix products, 38 ms attention); many rows
+   per step (samples, more prompts per batch) amortize it, which is where the engine gains most
+   over ``model.generate`` (see ``perf/generation.py``).
 
 Remaining limits of exact reproducibility, honestly stated: the logits themselves are floating-
 point results whose last bits can differ between hardware, BLAS libraries, dtypes and (rarely)
@@ -670,7 +661,9 @@ class _Batcher:
         # still see whole row blocks
         res = self.model(input_ids=step_ids.unsqueeze(-1), attention_mask=self.attn,
                          position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True,
-                         gbg_live_rows=[r is not None for r in self.slots])
+                         gbg_live_rows=[r is not None for r in self.slots],
+                         gbg_prompts=[None if r is None else (r.prompt_idx, len(self.prompts[r.prompt_idx]))
+                                      for r in self.slots])
         self.cache = res.cache
         self.length += 1
         self.logits = res.logits[:, -1, :]

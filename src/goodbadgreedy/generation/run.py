@@ -43,8 +43,11 @@ __all__ = ["ENGINE_VERSION", "cache_key", "generate_table", "merge_generation_sh
 #: Bump when a change to the engine changes generated text (invalidates the sample cache).
 #: 2: attention on one thread, grouped by key span (last bits of the logits changed).
 #: 3: prompts prefilled in fixed chunks aligned at position 0, prefix caching (last bits changed).
-#: 4: samples carry the per-token log-probabilities (``logprobs``, ``processed_logprobs``); older
-#:    records lack them, so they are regenerated (tokens unchanged), never read as missing values.
+#: 4: samples carry the per-token log-probabilities (``logprobs``, ``processed_logprobs``; older
+#:    records lack them, so they are regenerated, never read as missing values); attention on
+#:    PyTorch's flash kernel (the projections' transposed outputs had sent it to the math kernel)
+#:    and decoding attention split at the prompt's end (last bits changed: all greedy tokens of
+#:    the default profile's 54 prompts equal, 7 of 216 sampled ones differ, each at a last-bit tie).
 ENGINE_VERSION = 4
 
 #: The fields every sample cache record holds (a record lacking one is not reused).
