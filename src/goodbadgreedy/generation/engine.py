@@ -17,7 +17,7 @@ Design (see docs/architecture.md):
   before it, same shapes), so a cached chunk holds exactly the bits a fresh one would, and a
   prompt's logits are bitwise the same alone, after a prompt that shared its prefix, or in any
   batch (tested). Cost: a prompt of n tokens takes ceil(n / 256) forward passes instead of one
-  batched pass (each with the fixed per-pass cost, the "rest" row below), the last chunk is padded to whole 8-row
+  batched pass (each with a fixed per-pass cost), the last chunk is padded to whole 8-row
   blocks (at most 7 wasted rows, instead of padding every prompt to the longest one of the
   batch), and the middle chunks skip the lm_head. The cache holds 46 KB per token for the
   packaged model (fp32, 30 layers, 3 KV heads of 64), 512 MiB by default. The split matters:
