@@ -31,6 +31,6 @@ SPEC = BenchmarkSpec(
             "description": "rows flagged wrong_groundtruth: corrected answer, original answer, or dropped",
         },
     },
-    n_items={"default": 40, "smoke": 3, "full": None},
+    n_items={"default": 200, "smoke": 3, "full": None},
     max_new_tokens={"default": 24, "smoke": 8, "full": 64},
 )
