@@ -1,7 +1,9 @@
 """Generation throughput on the default profile's real prompts: this engine vs ``model.generate``.
 
-Workload: the items the ``default`` profile selects (params.yaml: ``profiles.default.n_items``,
-``seed``) of GSM8K (8-shot chat, ~870 tokens, ~805 of them shared), MMLU-Redux (~150 tokens) and
+Workload: the items the ``default`` profile selects (params.yaml's ``seed``; ``--n-items``, by
+default the default profile's former size, 6 / 40 / 8 items, :data:`WORKLOAD_ITEMS`, so that a run
+takes ~30 min and compares with the figures in README "Run time"; ``--n-items profile`` takes
+``profiles.default.n_items``) of GSM8K (8-shot chat, ~870 tokens, ~805 of them shared), MMLU-Redux (~150 tokens) and
 HumanEval (~310 tokens), chat-templated as the pipeline does, with the profile's
 ``max_new_tokens``; greedy decoding and N = 4 samples (temperature 1). No stop strings for any
 system (so all decode the same way); generated tokens are counted up to and including each
@@ -36,9 +38,18 @@ import torch
 
 BENCHMARKS = ("gsm8k", "mmlu_redux", "humaneval")
 
+#: Items per benchmark of the default workload: the default profile's size until issue 16 (its
+#: figures in README "Run time" were measured on it), selected as the pipeline selects them.
+WORKLOAD_ITEMS = {"gsm8k": 6, "mmlu_redux": 40, "humaneval": 8}
 
-def default_prompts(root: Path, tokenizer, benchmarks, items: int | None) -> dict[str, tuple[list, int]]:
-    """Per benchmark: (token ids of the default profile's prompts, the profile's max_new_tokens)."""
+
+def default_prompts(root: Path, tokenizer, benchmarks, items: int | None,
+                    n_items: dict[str, int] | None = None) -> dict[str, tuple[list, int]]:
+    """Per benchmark: (token ids of the default profile's prompts, the profile's max_new_tokens).
+
+    ``n_items``: items selected per benchmark (the pipeline's ``select_items`` with params.yaml's
+    seed); None: :data:`WORKLOAD_ITEMS`. ``items``: then keep only the first ``items`` of them.
+    """
     import yaml
 
     from goodbadgreedy import benchmarks as registry
@@ -51,7 +62,7 @@ def default_prompts(root: Path, tokenizer, benchmarks, items: int | None) -> dic
     out = {}
     for b in benchmarks:
         df = select_items(read_table(root / "data" / "benchmarks" / f"{b}.parquet", "benchmark"),
-                          prof["n_items"][b], params["seed"])
+                          (n_items or WORKLOAD_ITEMS)[b], params["seed"])
         opts = dict(params["benchmark_options"].get(b) or {})
         ids = [templated(tokenizer, registry.get(b).build_prompt(r, opts)).payload for r in df.to_dicts()]
         out[b] = (ids[:items] if items else ids, prof["max_new_tokens"][b])
@@ -128,6 +139,8 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=Path("."))
     ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     ap.add_argument("--items", type=int, default=None, help="first K items of each benchmark (default: all)")
+    ap.add_argument("--n-items", default="workload",
+                    help="'workload' (6 / 40 / 8 items, the README's figures) or 'profile' (profiles.default.n_items)")
     ap.add_argument("--max-new-tokens", type=int, default=None, help="override the profile's budget")
     ap.add_argument("--n", type=int, default=4, help="samples per prompt in the sampling workload")
     ap.add_argument("--reps", type=int, default=1)
@@ -144,7 +157,14 @@ def main() -> None:
     tok.padding_side = "left"
     eos = {tok.eos_token_id} | ({plain.generation_config.eos_token_id}
                                 if isinstance(plain.generation_config.eos_token_id, int) else set())
-    work = default_prompts(args.root, tok, args.benchmarks.split(","), args.items)
+    n_items = None
+    if args.n_items == "profile":
+        import yaml
+
+        n_items = yaml.safe_load((args.root / "params.yaml").read_text())["profiles"]["default"]["n_items"]
+    elif args.n_items != "workload":
+        ap.error("--n-items: 'workload' or 'profile'")
+    work = default_prompts(args.root, tok, args.benchmarks.split(","), args.items, n_items)
     systems = args.systems.split(",")
     runners = {
         "engine": lambda p, n, T, s: run_engine(model, tok, p, n, T, s),
