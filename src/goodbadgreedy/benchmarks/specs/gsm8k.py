@@ -11,6 +11,6 @@ SPEC = BenchmarkSpec(
     },
     # the start of an invented next question, and end-of-turn markers some chat templates leave as text
     stop_sequences=("Question:", "</s>", "<|im_end|>", "<|eot_id|>", "<|endoftext|>"),
-    n_items={"default": 40, "smoke": 2, "full": None},
+    n_items={"default": 60, "smoke": 2, "full": None},
     max_new_tokens={"default": 192, "smoke": 16, "full": 512},
 )

@@ -17,6 +17,6 @@ SPEC = BenchmarkSpec(
     },
     # Chen et al. (2021), Sec. 3.2, plus the closing Markdown fence
     stop_sequences=("\nclass", "\ndef", "\n#", "\nif", "\nprint", "\n```"),
-    n_items={"default": 40, "smoke": 2, "full": None},
+    n_items={"default": 60, "smoke": 2, "full": None},
     max_new_tokens={"default": 256, "smoke": 24, "full": 512},
 )
