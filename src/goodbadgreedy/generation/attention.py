@@ -15,7 +15,8 @@ one-token queries); with one thread every row's result is the same whatever the 
 waking the thread pool for hundreds of tiny calls per step (seen here: 128 one-row calls took
 760 ms per layer with two threads under load, 10 ms with one); the thread count is switched only
 when the job runs more than one thread (it was switched 60 times per decoding step before). Rows
-whose output is never read (the engine's ghost rows) get no kernel call (``gbg_live_rows``). The
+whose output is never read (the engine's ghost rows) get no kernel call (``gbg_live_rows``; in
+decoding steps, a None in ``gbg_prompts``). The
 projections and MLP stay batched: :func:`make_linears_row_invariant` computes them so that a row's
 result does not depend on the number of rows in the call (checked in the tests on this CPU).
 
