@@ -17,7 +17,8 @@ def main(sm) -> None:
 
     torch.set_num_threads(sm.threads)
     manifest = read_manifest(sm.input.model)
-    backend = build_backend(sm.params.runtime, manifest, batch_size=sm.params.generation["batch_size"])
+    backend = build_backend(sm.params.runtime, manifest, batch_size=sm.params.generation["batch_size"],
+                            threads=sm.threads)
     items = tables.read_table(sm.input.subset, "benchmark")
     shard = getattr(sm.wildcards, "shard", None)
     extra = {}

@@ -136,6 +136,8 @@ DECODING = {"do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0, "re
 
 
 def test_hf_cache_key_is_pinned_and_backends_do_not_share_keys():
+    """Policy: the hf cache key is pinned for 1 CPU thread; device type, a CPU thread count other
+    than 1 and the backend change it; a GPU's key ignores CPU threads."""
     hf = HFBackend(None, None, model_sha="x", dtype="float32")
     # pinned: a key that changes by accident would silently orphan every cached sample
     # (an intended change bumps run.ENGINE_VERSION, and these values with it)
@@ -151,6 +153,14 @@ def test_hf_cache_key_is_pinned_and_backends_do_not_share_keys():
         )
         != KEY_HF
     )
+    # CPU samples made with another torch thread count are other bits: another key; 1 thread keeps
+    # the pinned key, and a GPU's samples do not depend on the job's CPU threads
+    two = HFBackend(None, None, model_sha="x", dtype="float32", threads=2)
+    assert two.cache_identity() == {**hf.cache_identity(), "cpu_threads": 2}
+    assert cache_key(decoding=DECODING, max_new_tokens=8, seed=1, identity=two.cache_identity()) != KEY_HF
+    assert HFBackend(None, None, model_sha="x", dtype="float32", threads=1).cache_identity() == hf.cache_identity()
+    assert HFBackend(None, None, model_sha="x", dtype="float32", device="cuda", threads=2).cache_identity() == {
+        "model_sha": "x", "dtype": "float32", "device": "cuda"}
     served = OpenAIServedBackend("http://127.0.0.1:9/v1", "served")
     other = OpenAIServedBackend("http://127.0.0.1:9/v1", "other")
     assert served.cache_identity() == {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "served",

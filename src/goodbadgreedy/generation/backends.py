@@ -40,14 +40,18 @@ class HFBackend:
         device: where it runs, ``cpu`` | ``cuda[:i]`` (cache identity: kernels differ in the last
             bits between devices, so a CPU sample is not what a GPU run would produce).
         batch_size: rows (samples) decoded together.
+        threads: torch threads the job runs with (``generation.threads``). On CPU the matrix
+            products' last bits depend on it (seen: log-probabilities up to 1.4e-5 apart between 1
+            and 2 threads), so a thread count other than 1 is part of the cache identity.
     """
 
     name = "hf"
 
     def __init__(self, model, tokenizer, *, model_sha: str | None, dtype: str, device: str = "cpu",
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, threads: int = 1) -> None:
         self.model, self.tokenizer = model, tokenizer
         self.model_sha, self.dtype, self.device, self.batch_size = model_sha, dtype, device, batch_size
+        self.threads = threads
         self.prefix_cache = None  # the KV of prompt chunks, shared by every generate call on this model
 
     def prepare(self, prompt: Prompt) -> PreparedPrompt:
@@ -55,8 +59,15 @@ class HFBackend:
         return templated(self.tokenizer, prompt)
 
     def cache_identity(self) -> dict[str, Any]:
-        """Weights sha256, dtype and device type (``cuda:1`` and ``cuda`` share samples)."""
-        return {"model_sha": self.model_sha, "dtype": self.dtype, "device": self.device.split(":")[0]}
+        """Weights sha256, dtype, device type; on CPU, the torch thread count when it is not 1.
+
+        ``cuda:1`` and ``cuda`` share samples. With 1 thread the identity, and so every cache key,
+        is what it was before the thread count was part of it.
+        """
+        identity = {"model_sha": self.model_sha, "dtype": self.dtype, "device": self.device.split(":")[0]}
+        if identity["device"] == "cpu" and self.threads != 1:
+            identity["cpu_threads"] = self.threads
+        return identity
 
     def generate(self, prompts, seeds, params, *, stop=(), on_sample_done=None, progress=True):
         """See :func:`goodbadgreedy.generation.engine.generate` (``prompts`` are token ids)."""
@@ -167,7 +178,7 @@ class OpenAIServedBackend:
         return out
 
 
-def build_backend(runtime: Mapping[str, Any], manifest, *, batch_size: int = 32) -> Backend:
+def build_backend(runtime: Mapping[str, Any], manifest, *, batch_size: int = 32, threads: int = 1) -> Backend:
     """Build the backend a model's ``runtime`` (``rules/common.smk: model_runtime``) names.
 
     Args:
@@ -176,6 +187,7 @@ def build_backend(runtime: Mapping[str, Any], manifest, *, batch_size: int = 32)
         manifest: the model's :class:`~goodbadgreedy.generation.model.PreparedModel` (weights
             folder and sha256; for ``openai`` only recorded).
         batch_size: rows decoded together (``hf``).
+        threads: torch threads of the job (``hf``: part of the cache identity on CPU when not 1).
 
     Raises:
         ConfigError: unknown backend or missing options (naming them).
@@ -187,7 +199,7 @@ def build_backend(runtime: Mapping[str, Any], manifest, *, batch_size: int = 32)
 
         tok, model = load_model(manifest.load_path, dtype=runtime["dtype"], device=runtime["device"])
         return HFBackend(model, tok, model_sha=manifest.source_sha256, dtype=runtime["dtype"],
-                         device=runtime["device"], batch_size=batch_size)
+                         device=runtime["device"], batch_size=batch_size, threads=threads)
     if kind == "vllm":
         from goodbadgreedy.generation.vllm_backend import VLLMBackend
 
