@@ -15,8 +15,8 @@ one-token queries); with one thread every row's result is the same whatever the 
 waking the thread pool for hundreds of tiny calls per step (seen here: 128 one-row calls took
 760 ms per layer with two threads under load, 10 ms with one); the thread count is switched only
 when the job runs more than one thread (it was switched 60 times per decoding step before). Rows
-whose output is never read (the engine's ghost rows) get no kernel call (``gbg_live_rows``; in
-decoding steps, a None in ``gbg_prompts``). The
+whose output is never read (the engine's ghost rows in a decoding step, a None in
+``gbg_prompts``) get no kernel call. The
 projections and MLP stay batched: :func:`make_linears_row_invariant` computes them so that a row's
 result does not depend on the number of rows in the call (checked in the tests on this CPU).
 
@@ -37,6 +37,8 @@ Registered under the name :data:`ATTN_IMPLEMENTATION` with transformers' ``Atten
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 
@@ -51,7 +53,6 @@ def rowwise_attention_forward(
     attention_mask: torch.Tensor | None,
     dropout: float = 0.0,
     scaling: float | None = None,
-    gbg_live_rows: list[bool] | None = None,
     gbg_prompts: list[tuple[int, int] | None] | None = None,
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
@@ -67,12 +68,9 @@ def rowwise_attention_forward(
             valid keys are a contiguous span ending at kv_len.
         dropout: ignored (inference only: no attention dropout).
         scaling: the softmax scale (None: 1/sqrt(head_dim)).
-        gbg_live_rows: per batch row, False for a row whose output is never read (the engine's
-            ghost rows and free slots, passed down from the model call): its attention is not
-            computed and its output is zeros. Other rows are not affected (a row's result does
-            not depend on the rows in its kernel call). None: every row is computed.
         gbg_prompts: decoding steps only (``q_len == 1``): per batch row, ``(prompt id, prompt
-            length)``, or None for a row whose output is never read. Rows with the same prompt id
+            length)``, or None for a row whose output is never read (the engine's ghost rows and
+            free slots: no kernel call, zeros). Rows with the same prompt id
             hold the same keys/values in their first ``prompt length`` valid columns (copies of
             one prefill): see :func:`split_prompt_attention`. None: one pass over each row's keys.
         **kwargs: the other arguments of transformers' attention interface, ignored.
@@ -96,19 +94,12 @@ def rowwise_attention_forward(
         out = split_prompt_attention(module, query, key, value, starts, gbg_prompts, scaling)
         return out.transpose(1, 2).contiguous(), None
     out = query.new_zeros((bsz, heads, q_len, head_dim))
-    threads = torch.get_num_threads()
-    if threads != 1:  # setting it costs a pool round trip even when unchanged: only when needed
-        torch.set_num_threads(1)
-    try:
-        live = [True] * bsz if gbg_live_rows is None else gbg_live_rows
+    with _one_thread():
         b = 0
         while b < bsz:
-            if not live[b]:
-                b += 1
-                continue
-            # a run of adjacent live rows with the same key span goes through one kernel call
+            # a run of adjacent rows with the same key span goes through one kernel call
             s, e = starts[b], b + 1
-            while e < bsz and starts[e] == s and live[e]:
+            while e < bsz and starts[e] == s:
                 e += 1
             # strided views, no copies: the kernel's results do not depend on strides (tested),
             # and grouped-query attention is done by the kernel (enable_gqa), not by repeating K/V
@@ -129,10 +120,24 @@ def rowwise_attention_forward(
                 enable_gqa=gqa,
             )
             b = e
+    return out.transpose(1, 2).contiguous(), None
+
+
+@contextmanager
+def _one_thread():
+    """Run the block on one torch thread (see the module docstring), restoring the count after.
+
+    The count is switched only when it is not 1: setting it costs a thread-pool round trip even
+    when unchanged.
+    """
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
     finally:
         if threads != 1:
             torch.set_num_threads(threads)
-    return out.transpose(1, 2).contiguous(), None
 
 
 def _flash(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, scale: float):
@@ -204,10 +209,7 @@ def split_prompt_attention(
     for b, p in enumerate(prompts):
         if p is not None:
             groups.setdefault(p[0], []).append(b)
-    threads = torch.get_num_threads()
-    if threads != 1:
-        torch.set_num_threads(1)
-    try:
+    with _one_thread():
         for rows in groups.values():
             r0, n_prompt = rows[0], prompts[rows[0]][1]
             s0 = starts[r0]
@@ -234,9 +236,6 @@ def split_prompt_attention(
             out, lse = _flash(q[b:e], key[b:e, :, g0:], value[b:e, :, g0:], scale)
             o_b[b:e], l_b[b:e] = out, lse
             b = e
-    finally:
-        if threads != 1:
-            torch.set_num_threads(threads)
     m = torch.maximum(l_a, l_b)
     w_a, w_b = torch.exp(l_a - m).unsqueeze(-1), torch.exp(l_b - m).unsqueeze(-1)
     out = (o_a * w_a + o_b * w_b) / (w_a + w_b)

@@ -661,7 +661,6 @@ class _Batcher:
         # still see whole row blocks
         res = self.model(input_ids=step_ids.unsqueeze(-1), attention_mask=self.attn,
                          position_ids=self.next_pos.unsqueeze(-1), cache=self.cache, use_cache=True,
-                         gbg_live_rows=[r is not None for r in self.slots],
                          gbg_prompts=[None if r is None else (r.prompt_idx, len(self.prompts[r.prompt_idx]))
                                       for r in self.slots])
         self.cache = res.cache
